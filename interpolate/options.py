@@ -1,0 +1,87 @@
+"""Everything a render needs to be repeated, in one flat options object.
+
+The CLI, presets, reels, batch jobs and the JSON sidecar all read and write `RenderOptions`; field
+names are the keys of preset TOML files and sidecars (CLI flags are the same names with dashes).
+`paths/` owns the meaning of the path fields, `render/` of the output fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import WaifuError
+
+
+@dataclass
+class RenderOptions:
+    # --- what to load -------------------------------------------------------------------------
+    checkpoint: str | None = None            # None: the model shipped in checkpoints/
+    device: str = "auto"                     # auto | cpu | cuda | mps
+    precision: str = "auto"                  # auto | fp32 | fp16 | bf16
+
+    # --- the path through latent space (paths/) ----------------------------------------------
+    keys: list[str] = field(default_factory=list)   # seeds ('3', '0-9') and/or W files (.npy/.npz), in order
+    shuffle_seed: int | None = None          # permute the keys with this seed
+    interp: str = "cubic"                    # slerp (in Z) | linear | cubic | catmull-rom
+    space: str = "w"                         # z | w, where the interpolation allows both
+    easing: str = "linear"                   # linear | smoothstep | sine | cubic, per transition
+    seconds: float = 2.0                     # seconds per transition (ignored when frames is set)
+    frames: int | None = None                # frames per transition
+    hold: float = 0.0                        # seconds held on each keyframe
+    loop: bool = False                       # return to the first key, seamlessly
+    pace: str = "key"                        # key (equal time per transition) | even (arc length in W)
+    style: str = "all"                       # all | coarse | middle | fine | cascade | cascade-reverse
+    layers: str | None = None                # explicit ws indices, e.g. '0-3,8-15' (overrides style groups)
+    base: str | None = None                  # seed or W file for the layers that do not move (default: first key)
+    stagger: float = 0.5                     # cascade: overlap of the coarse / middle / fine windows
+    psi: float = 1.0                         # truncation psi
+    psi_end: float | None = None             # animate psi from `psi` to `psi_end` over the clip
+    cutoff: int | None = None                # truncate only ws[:cutoff]
+    noise: str = "const"                     # const | random | none | smooth
+    noise_seed: int = 0                      # seed of random / smooth noise
+
+    # --- the output (render/) -----------------------------------------------------------------
+    output: str = "waifu.mp4"                # .mp4 | .gif | .webp | a folder or %05d.png pattern
+    overwrite: bool = False
+    fps: float = 30.0
+    crf: int = 18
+    preset: str = "veryfast"                 # x264/x265 speed preset
+    codec: str = "h264"                      # h264 | h265
+    gif_quality: str = "normal"              # normal | hq
+    max_size: str | None = None              # e.g. '15MB': shrink width, then fps, until it fits
+    size: str | None = None                  # WxH
+    fit: str = "pad"                         # pad | crop
+    grid: str | None = None                  # e.g. '3x2'
+    label: bool = False
+    sidecar: bool = True
+    batch_size: int | None = None            # None: adapt to the device
+    quiet: bool = False
+
+    # -------------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "options") -> "RenderOptions":
+        """Build from a mapping; an unknown key is a one-line error naming the nearest valid key."""
+        return cls().updated(data, source=source)
+
+    def updated(self, data: dict[str, Any], *, source: str = "options") -> "RenderOptions":
+        """A copy with `data` applied on top (later layers override: preset < file < command line)."""
+        names = self.field_names()
+        clean: dict[str, Any] = {}
+        for key, value in data.items():
+            name = key.replace("-", "_")
+            if name not in names:
+                near = difflib.get_close_matches(name, names, n=1)
+                hint = f"; did you mean '{near[0]}'?" if near else ""
+                raise WaifuError(f"unknown option '{key}' in {source}{hint}")
+            clean[name] = value
+        return dataclasses.replace(self, **clean)
