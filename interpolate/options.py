@@ -26,7 +26,7 @@ class RenderOptions:
     keys: list[str] = field(default_factory=list)   # seeds ('3', '0-9') and/or W files (.npy/.npz), in order
     shuffle_seed: int | None = None          # permute the keys with this seed
     interp: str = "cubic"                    # slerp (in Z) | linear | cubic | catmull-rom
-    space: str = "w"                         # z | w, where the interpolation allows both
+    space: str = "auto"                      # auto (z for slerp of seeds, else w) | z | w
     easing: str = "linear"                   # linear | smoothstep | sine | cubic, per transition
     seconds: float = 2.0                     # seconds per transition (ignored when frames is set)
     frames: int | None = None                # frames per transition
@@ -42,6 +42,11 @@ class RenderOptions:
     cutoff: int | None = None                # truncate only ws[:cutoff]
     noise: str = "const"                     # const | random | none | smooth
     noise_seed: int = 0                      # seed of random / smooth noise
+    noise_drift: float = 0.25                # smooth noise: cycles per second of its slowest component
+    class_idx: int | None = None             # class of a conditional model (required when c_dim > 0)
+    durations: list[float] | None = None     # seconds of each transition (API / presets; overrides seconds)
+    save_latents: str | None = None          # write ws per frame and the plan to this .npz
+    from_latents: str | None = None          # replay a --save-latents .npz bit for bit (ignores the path fields)
 
     # --- the output (render/) -----------------------------------------------------------------
     output: str = "waifu.mp4"                # .mp4 | .gif | .webp | a folder or %05d.png pattern

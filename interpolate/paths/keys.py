@@ -1,0 +1,181 @@
+"""Keyframes: seeds and W files, in order, optionally shuffled.
+
+A key entry is a seed ('17'), a seed list or range ('3,17,42', '0-9'), or a W file:
+    .npz with key 'w' (NVIDIA's projector writes projected_w.npz, w [1, num_ws, w_dim]),
+    .npy / .npz arrays of shape [w_dim] (one w for every layer), [num_ws, w_dim] or [N, num_ws, w_dim]
+    (N keys, in order). Files are read with allow_pickle=False.
+Seeds become z exactly as NVIDIA's scripts do and are mapped to W untruncated (psi is applied later,
+in W, by the path).
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..errors import WaifuError
+from ..seeds import parse_seeds, z_from_seed
+
+W_SUFFIXES = (".npy", ".npz")
+
+
+@dataclass(frozen=True)
+class KeySource:
+    """One keyframe before the network is known: a seed or (a row of) a W file."""
+    seed: int | None = None
+    path: str | None = None
+
+    @property
+    def label(self) -> str:
+        return str(self.seed) if self.seed is not None else os.path.basename(self.path)
+
+
+@dataclass
+class Key:
+    label: str
+    seed: int | None
+    w: np.ndarray               # [num_ws, w_dim] float64 (values of float32), untruncated
+    z: np.ndarray | None        # [z_dim] float64 for seed keys
+
+
+def _looks_like_file(token: str) -> bool:
+    return token.lower().endswith(W_SUFFIXES) or os.sep in token or os.path.isfile(token)
+
+
+def parse_keys(items: list[str] | str) -> list[KeySource]:
+    """['3,17', 'proj.npz', '0-2'] -> KeySources in order; files are checked to exist."""
+    if isinstance(items, (str, int)):
+        items = [str(items)]
+    sources: list[KeySource] = []
+    for item in items:
+        for token in str(item).split(","):
+            token = token.strip()
+            if not token:
+                continue
+            if _looks_like_file(token):
+                if not os.path.isfile(token):
+                    raise WaifuError(f"W file '{token}' not found; check the path (keys are seeds or .npy/.npz files)")
+                sources.append(KeySource(path=token))
+            else:
+                sources.extend(KeySource(seed=s) for s in parse_seeds(token))
+    if not sources:
+        raise WaifuError("no keyframes given; pass seeds (--seeds 3,17,42) and/or W files (.npy/.npz)")
+    return sources
+
+
+def shuffle_keys(sources: list, shuffle_seed: int | None) -> list:
+    """Permute keys reproducibly (numpy RandomState(shuffle_seed)); None leaves the order alone."""
+    if shuffle_seed is None:
+        return list(sources)
+    order = np.random.RandomState(int(shuffle_seed)).permutation(len(sources))
+    return [sources[i] for i in order]
+
+
+def read_w_file(path: str, num_ws: int, w_dim: int) -> np.ndarray:
+    """Read a W file -> [N, num_ws, w_dim] float64; one-line errors for every way it can be wrong."""
+    name = os.path.basename(path)
+    try:
+        data = np.load(path, allow_pickle=False)
+        if isinstance(data, np.ndarray):
+            arr = data
+        else:
+            with data:
+                names = list(data.keys())
+                if "w" in names:
+                    arr = data["w"]
+                elif len(names) == 1:
+                    arr = data[names[0]]
+                else:
+                    raise WaifuError(f"W file '{name}' holds arrays {names} but no 'w'; save the latent as key 'w' "
+                                     f"(np.savez(path, w=w), as NVIDIA's projector does)")
+    except WaifuError:
+        raise
+    except ValueError as err:
+        if "pickle" in str(err).lower():
+            raise WaifuError(f"W file '{name}' contains Python objects, which are never loaded; "
+                             f"save a plain float array (np.save / np.savez with w=...)") from None
+        raise WaifuError(f"W file '{name}' cannot be read as .npy/.npz ({err}); re-save it with numpy") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as err:
+        raise WaifuError(f"W file '{name}' cannot be read as .npy/.npz ({type(err).__name__}); re-save it with numpy") from None
+    return _w_rows(np.asarray(arr), name, num_ws, w_dim)
+
+
+def _w_rows(arr: np.ndarray, name: str, num_ws: int, w_dim: int) -> np.ndarray:
+    want = f"[{w_dim}], [{num_ws}, {w_dim}] or [1, {num_ws}, {w_dim}]"
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise WaifuError(f"W file '{name}' has dtype {arr.dtype}; it must hold floats of shape {want}")
+    if arr.ndim == 1 and arr.shape[0] == w_dim:
+        rows = np.broadcast_to(arr, (1, num_ws, w_dim))
+    elif arr.ndim == 2 and arr.shape == (num_ws, w_dim):
+        rows = arr[None]
+    elif arr.ndim == 3 and arr.shape[1:] == (num_ws, w_dim) and arr.shape[0] >= 1:
+        rows = arr
+    else:
+        raise WaifuError(f"W file '{name}' has shape {list(arr.shape)} but this model needs {want}; "
+                         f"project the image again with this checkpoint")
+    if not np.all(np.isfinite(rows)):
+        raise WaifuError(f"W file '{name}' contains NaN or infinite values; re-project or re-save it")
+    # W is float32 in the network: round through it so file keys and mapped keys behave alike
+    return rows.astype(np.float32).astype(np.float64)
+
+
+def expand_files(sources: list[KeySource], num_ws: int, w_dim: int) -> list[tuple[KeySource, np.ndarray | None, str]]:
+    """KeySources -> (source, w rows or None for seeds, label), one entry per key (files may hold N rows)."""
+    out = []
+    for src in sources:
+        if src.seed is not None:
+            out.append((src, None, src.label))
+        else:
+            rows = read_w_file(src.path, num_ws, w_dim)
+            for r in range(rows.shape[0]):
+                out.append((src, rows[r], src.label if rows.shape[0] == 1 else f"{src.label}[{r}]"))
+    return out
+
+
+def class_vector(G, n: int, class_idx: int | None) -> torch.Tensor | None:
+    """The conditioning input: None for unconditional models, a one-hot [n, c_dim] otherwise."""
+    if not G.c_dim:
+        return None
+    if class_idx is None:
+        raise WaifuError(f"this model is conditional ({G.c_dim} classes); pick one with --class-idx N")
+    if not 0 <= class_idx < G.c_dim:
+        raise WaifuError(f"--class-idx {class_idx} is out of range; this model has classes 0-{G.c_dim - 1}")
+    c = torch.zeros(n, G.c_dim, device=G.w_avg.device)
+    c[:, class_idx] = 1
+    return c
+
+
+@torch.no_grad()
+def map_z(G, z: np.ndarray, class_idx: int | None = None) -> np.ndarray:
+    """z [n, z_dim] -> untruncated W [n, num_ws, w_dim] float64 (values of the float32 mapping)."""
+    z_t = torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32)).to(G.w_avg.device)
+    ws = G.mapping(z_t, class_vector(G, z_t.shape[0], class_idx), truncation_psi=1.0)
+    assert ws.shape == (z_t.shape[0], G.num_ws, G.w_dim), f"mapping returned {tuple(ws.shape)}"
+    return ws.detach().float().cpu().numpy().astype(np.float64)
+
+
+def load_keys(G, items: list[str] | str, shuffle_seed: int | None = None, class_idx: int | None = None) -> list[Key]:
+    """Parse, shuffle and resolve keyframes for generator G (seeds mapped to W one by one)."""
+    entries = expand_files(parse_keys(items), G.num_ws, G.w_dim)
+    entries = shuffle_keys(entries, shuffle_seed)
+    return [resolve_entry(G, src, rows, label, class_idx) for src, rows, label in entries]
+
+
+def resolve_entry(G, src: KeySource, rows: np.ndarray | None, label: str, class_idx: int | None) -> Key:
+    if src.seed is not None:
+        z = z_from_seed(src.seed, G.z_dim)
+        return Key(label=label, seed=src.seed, w=map_z(G, z, class_idx)[0], z=z[0])
+    return Key(label=label, seed=None, w=rows, z=None)
+
+
+def load_base(G, text: str, class_idx: int | None = None) -> Key:
+    """--base SEED|FILE -> one Key (a file must hold exactly one w)."""
+    sources = parse_keys([text])
+    entries = expand_files(sources, G.num_ws, G.w_dim)
+    if len(entries) != 1:
+        raise WaifuError(f"--base must be one seed or one w, got {len(entries)} from '{text}'; pass a single seed or W")
+    return resolve_entry(G, *entries[0], class_idx)

@@ -1,0 +1,315 @@
+"""`LatentPath`: the whole motion of a morph as data, evaluated lazily in chunks.
+
+    path = plan_path(G, opts)                 # interpolate.paths.plan_path
+    for start in range(0, path.num_frames, 16):
+        frames = path.chunk(start, start + 16)   # Frames: ws [n, num_ws, w_dim] float32, noise, noise_mode
+        img = G.synthesis(frames.ws.to(dev), noise_mode=frames.noise_mode, noise=frames.noise_on(dev))
+
+Nothing per frame is stored: ws are computed on demand in aligned blocks of BLOCK frames (so the
+result of any frame never depends on how the caller chunks), noise per frame from (seed, frame).
+`save_latents` streams every frame's ws into an .npz; `from_latents` memory-maps it back and replays
+it bit for bit.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..errors import WaifuError
+from .interp import Curve, easing
+from .noise import NoiseSchedule
+from .styles import StylePlan
+from .timing import ArcTable, Timeline
+
+BLOCK = 64                      # ws are computed in aligned blocks of this many frames
+LATENTS_FORMAT = "waifu-morph-latents"
+LATENTS_VERSION = 1
+
+
+@dataclass
+class Frames:
+    """A run of consecutive frames [start, start + n)."""
+    start: int
+    ws: torch.Tensor                     # [n, num_ws, w_dim] float32, truncation applied
+    noise: list[torch.Tensor] | None     # None, or one [n, 1, H, W] per G.noise_shapes
+    noise_mode: str                      # what to pass to G.synthesis(noise_mode=...)
+
+    def __len__(self) -> int:
+        return self.ws.shape[0]
+
+    @property
+    def stop(self) -> int:
+        return self.start + len(self)
+
+    def noise_on(self, device) -> list[torch.Tensor] | None:
+        return None if self.noise is None else [n.to(device, non_blocking=True) for n in self.noise]
+
+
+def psi_schedule(psi: float, psi_end: float | None, num_frames: int, loop: bool, pos: np.ndarray) -> np.ndarray:
+    """Truncation psi per frame: constant, or psi -> psi_end over the clip (there and back for loops)."""
+    pos = np.asarray(pos, dtype=np.float64)
+    if psi_end is None or psi_end == psi:
+        return np.full(pos.shape, float(psi))
+    if loop:
+        ramp = 0.5 - 0.5 * np.cos(2 * math.pi * pos / num_frames)
+    else:
+        ramp = pos / max(num_frames - 1, 1)
+    return psi + (psi_end - psi) * ramp
+
+
+def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi: np.ndarray, cutoff: int | None) -> torch.Tensor:
+    """ws[:, :cutoff] = w_avg.lerp(ws[:, :cutoff], psi), frame by frame as the official mapping does."""
+    for i, p in enumerate(psi.tolist()):
+        if p != 1:
+            ws[i, :cutoff] = w_avg.lerp(ws[i, :cutoff], p)
+    return ws
+
+
+class LatentPath:
+    """ws (and noise) for every frame of a morph. Build with `plan_path`, or `from_latents`."""
+
+    def __init__(self, *, timeline: Timeline, noise: NoiseSchedule, num_ws: int, w_dim: int,
+                 params: dict, key_labels: list[str], key_ws: np.ndarray, groups: dict[str, list[int]],
+                 evaluate: Callable[[np.ndarray], np.ndarray] | None = None,
+                 stored_ws: np.ndarray | None = None):
+        self.timeline = timeline
+        self.noise = noise
+        self.num_ws = num_ws
+        self.w_dim = w_dim
+        self.params = params
+        self.key_labels = list(key_labels)
+        self.key_ws = key_ws                    # [K, num_ws, w_dim] float32, as shown at the key frames
+        self.groups = groups
+        self._evaluate = evaluate               # frame positions [n] -> ws [n, num_ws, w_dim] float32
+        self._stored = stored_ws                # replay: [num_frames, num_ws, w_dim] (memory-mapped)
+        self._cache: dict[int, np.ndarray] = {}
+
+    # --- shape of the clip -----------------------------------------------------------------------
+    @property
+    def num_frames(self) -> int:
+        return self.timeline.num_frames
+
+    @property
+    def fps(self) -> float:
+        return self.timeline.fps
+
+    @property
+    def duration(self) -> float:
+        return self.num_frames / self.fps
+
+    @property
+    def key_frames(self) -> np.ndarray:
+        """Frame index at which each keyframe is shown exactly."""
+        return self.timeline.key_frames
+
+    def __len__(self) -> int:
+        return self.num_frames
+
+    def __repr__(self) -> str:
+        return (f"LatentPath({self.num_frames} frames at {self.fps:g} fps, {len(self.key_labels)} keys, "
+                f"interp={self.params.get('interp')}, style={self.params.get('style')})")
+
+    # --- evaluation --------------------------------------------------------------------------------
+    def _block(self, b: int) -> np.ndarray:
+        if b not in self._cache:
+            lo, hi = b * BLOCK, min((b + 1) * BLOCK, self.num_frames)
+            ws = self._evaluate(np.arange(lo, hi, dtype=np.float64))
+            assert ws.shape == (hi - lo, self.num_ws, self.w_dim) and ws.dtype == np.float32
+            if len(self._cache) >= 2:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[b] = ws
+        return self._cache[b]
+
+    def ws_frames(self, start: int, stop: int) -> np.ndarray:
+        """ws of frames [start, stop) as float32 numpy [n, num_ws, w_dim]."""
+        if not 0 <= start <= stop <= self.num_frames:
+            raise IndexError(f"frames [{start}, {stop}) outside [0, {self.num_frames})")
+        if self._stored is not None:
+            return np.array(self._stored[start:stop], dtype=np.float32)
+        if start == stop:
+            return np.zeros((0, self.num_ws, self.w_dim), np.float32)
+        parts = []
+        for b in range(start // BLOCK, (stop - 1) // BLOCK + 1):
+            lo = b * BLOCK
+            parts.append(self._block(b)[max(start - lo, 0): min(stop - lo, BLOCK)])
+        return np.concatenate(parts)
+
+    def chunk(self, start: int, stop: int) -> Frames:
+        """Frames [start, stop) (stop is clipped to num_frames)."""
+        stop = min(stop, self.num_frames)
+        ws = torch.from_numpy(self.ws_frames(start, stop))
+        return Frames(start, ws, self.noise.frames(start, stop), self.noise.synthesis_mode)
+
+    def chunks(self, size: int):
+        """Iterate Frames of at most `size` frames over the whole clip."""
+        for start in range(0, self.num_frames, size):
+            yield self.chunk(start, start + size)
+
+    def ws_at(self, t: float | np.ndarray) -> torch.Tensor:
+        """ws at any time(s) t in seconds (between frames too), [n, num_ws, w_dim] float32."""
+        if self._evaluate is None:
+            raise WaifuError("a replayed latents file only has whole frames; use chunk(start, stop)")
+        pos = np.atleast_1d(np.asarray(t, dtype=np.float64)) * self.fps
+        return torch.from_numpy(self._evaluate(pos))
+
+    # --- save / replay -------------------------------------------------------------------------------
+    def describe(self) -> dict:
+        """Everything about the path, JSON-ready (for the sidecar)."""
+        return {**self.params, "num_frames": self.num_frames, "key_labels": self.key_labels,
+                "key_frames": self.key_frames.tolist(), "groups": self.groups}
+
+    def save_latents(self, path: str, chunk_size: int = BLOCK) -> str:
+        """Write ws per frame, key frames, times, groups and all parameters to an .npz, streaming.
+
+        The ws array is stored uncompressed so `from_latents` can memory-map it. Written to a temp
+        file in the target folder, renamed when complete.
+        """
+        path = os.fspath(path)
+        if not path.lower().endswith(".npz"):
+            raise WaifuError(f"--save-latents needs a .npz file name, got '{path}'")
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise WaifuError(f"folder '{folder}' for --save-latents does not exist; create it first")
+        n = self.num_frames
+        meta = {"format": LATENTS_FORMAT, "version": LATENTS_VERSION, "num_ws": self.num_ws, "w_dim": self.w_dim,
+                "fps": self.fps, "hold_frames": self.timeline.hold_frames,
+                "seg_frames": list(self.timeline.seg_frames), "loop": self.timeline.loop,
+                "noise": self.noise.params(), "params": self.params, "groups": self.groups,
+                "key_labels": self.key_labels}
+        fd, tmp = tempfile.mkstemp(prefix=".latents-", suffix=".npz.part", dir=folder)
+        os.close(fd)
+        try:
+            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+                with zf.open("ws.npy", "w", force_zip64=True) as fp:
+                    np.lib.format.write_array_header_2_0(
+                        fp, {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")), "fortran_order": False,
+                             "shape": (n, self.num_ws, self.w_dim)})
+                    for start in range(0, n, chunk_size):
+                        fp.write(np.ascontiguousarray(self.ws_frames(start, min(start + chunk_size, n)), "<f4").tobytes())
+                small = {"key_frames": self.key_frames.astype(np.int64),
+                         "times": np.arange(n, dtype=np.float64) / self.fps,
+                         "key_ws": self.key_ws.astype(np.float32),
+                         "key_labels": np.array(self.key_labels, dtype=str),
+                         "meta": np.array(json.dumps(meta))}
+                for name, arr in small.items():
+                    buf = io.BytesIO()
+                    np.lib.format.write_array(buf, np.asarray(arr), allow_pickle=False)
+                    zf.writestr(name + ".npy", buf.getvalue())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return path
+
+    @classmethod
+    def from_latents(cls, path: str, G=None) -> "LatentPath":
+        """Replay a file written by `save_latents` (ws memory-mapped, noise recomputed from its seed)."""
+        path = os.fspath(path)
+        name = os.path.basename(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                key_frames = data["key_frames"]
+                key_ws = data["key_ws"]
+                key_labels = [str(s) for s in data["key_labels"]]
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError):
+            raise WaifuError(f"'{name}' is not a latents file written by --save-latents; render it with --keys instead") from None
+        if meta.get("format") != LATENTS_FORMAT or meta.get("version") != LATENTS_VERSION:
+            raise WaifuError(f"'{name}' is not a waifu-morph latents file (version {LATENTS_VERSION}); save it again with --save-latents")
+        num_ws, w_dim = int(meta["num_ws"]), int(meta["w_dim"])
+        if G is not None and (G.num_ws, G.w_dim) != (num_ws, w_dim):
+            raise WaifuError(f"'{name}' holds ws of shape [{num_ws}, {w_dim}] but this model needs "
+                             f"[{G.num_ws}, {G.w_dim}]; render it with the checkpoint it was saved from")
+        noise_p = meta["noise"]
+        if G is not None and [list(s) for s in G.noise_shapes] != noise_p["shapes"] and noise_p["mode"] in ("random", "smooth"):
+            raise WaifuError(f"'{name}' was saved for noise inputs {noise_p['shapes']}, this model has "
+                             f"{[list(s) for s in G.noise_shapes]}; render it with the checkpoint it was saved from")
+        timeline = Timeline(fps=float(meta["fps"]), hold_frames=int(meta["hold_frames"]),
+                            seg_frames=tuple(int(f) for f in meta["seg_frames"]), loop=bool(meta["loop"]))
+        ws = _map_npy_member(path, "ws.npy")
+        if ws.shape != (timeline.num_frames, num_ws, w_dim):
+            raise WaifuError(f"'{name}' is damaged: ws has shape {list(ws.shape)}; save it again with --save-latents")
+        assert np.array_equal(key_frames, timeline.key_frames)
+        return cls(timeline=timeline, noise=NoiseSchedule.from_params(noise_p), num_ws=num_ws, w_dim=w_dim,
+                   params={**meta["params"], "from_latents": os.path.abspath(path)}, key_labels=key_labels,
+                   key_ws=key_ws, groups=meta["groups"], stored_ws=ws)
+
+
+def _map_npy_member(path: str, member: str) -> np.ndarray:
+    """Memory-map an uncompressed .npy inside a zip (falls back to reading it when compressed)."""
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(member)
+        if info.compress_type != zipfile.ZIP_STORED:
+            with zf.open(member) as fp:
+                return np.lib.format.read_array(fp, allow_pickle=False)
+    with open(path, "rb") as f:
+        f.seek(info.header_offset)
+        local = f.read(30)
+        name_len, extra_len = int.from_bytes(local[26:28], "little"), int.from_bytes(local[28:30], "little")
+        f.seek(info.header_offset + 30 + name_len + extra_len)
+        version = np.lib.format.read_magic(f)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(f)
+        offset = f.tell()
+    if fortran or dtype != np.dtype("<f4"):
+        raise WaifuError(f"'{os.path.basename(path)}' holds ws as {dtype}; save it again with --save-latents")
+    return np.memmap(path, dtype=dtype, mode="r", shape=tuple(shape), offset=offset)
+
+
+# --- the planned path's evaluator ------------------------------------------------------------------
+class PathEvaluator:
+    """Frame positions -> ws: timeline -> (segment, fraction) -> per-group easing/pace -> curve -> W."""
+
+    def __init__(self, *, timeline: Timeline, curve: Curve, to_w: Callable[[np.ndarray], np.ndarray] | None,
+                 key_ws: np.ndarray, base_w: np.ndarray, style: StylePlan, stagger: float, easing_name: str,
+                 arc: ArcTable | None, w_avg: torch.Tensor, psi: float, psi_end: float | None, cutoff: int | None):
+        self.timeline = timeline
+        self.curve = curve                  # in W ([K, num_ws, w_dim]) or in Z ([K, 1, z_dim])
+        self.to_w = to_w                    # None in W space; Z points [n, z_dim] -> W [n, num_ws, w_dim]
+        self.key_ws = key_ws                # [K, num_ws, w_dim] float64, untruncated, base layers filled in
+        self.base_w = base_w                # [num_ws, w_dim] float64
+        self.style = style
+        self.windows = style.windows(stagger)
+        self.ease = easing(easing_name)
+        self.arc = arc
+        self.w_avg = w_avg.detach().float().cpu()
+        self.psi, self.psi_end, self.cutoff = psi, psi_end, cutoff
+
+    def params_of(self, seg: np.ndarray, f: np.ndarray, window: tuple[float, float]) -> np.ndarray:
+        """Curve parameter of one layer group: its window of the transition, eased, then paced."""
+        start, length = window
+        local = np.clip((f - start) / length, 0.0, 1.0)
+        local = np.where(f == 0, 0.0, local)
+        s = self.ease(local)
+        return self.arc.param(seg, s) if self.arc is not None else s
+
+    def points(self, seg: np.ndarray, s: np.ndarray) -> np.ndarray:
+        """Untruncated W [n, num_ws, w_dim] of the curve at (seg, s)."""
+        p = self.curve(seg, s)
+        return p if self.to_w is None else self.to_w(p[:, 0])
+
+    def __call__(self, pos: np.ndarray) -> np.ndarray:
+        seg, f = self.timeline.locate(pos)
+        n = len(seg)
+        ws = np.broadcast_to(self.base_w, (n,) + self.base_w.shape).copy()
+        for (_, layers), window in zip(self.style.groups, self.windows):
+            u = self.params_of(seg, f, window)
+            idx = list(layers)
+            ws[:, idx] = self.points(seg, u)[:, idx]
+        at_key = f == 0
+        if at_key.any():   # keys exactly, whatever the arithmetic or batch did
+            ws[at_key] = self.key_ws[seg[at_key] % len(self.key_ws)]
+        out = torch.from_numpy(ws.astype(np.float32))
+        psi = psi_schedule(self.psi, self.psi_end, self.timeline.num_frames, self.timeline.loop, pos)
+        return truncate(out, self.w_avg, psi, self.cutoff).numpy()

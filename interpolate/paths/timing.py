@@ -1,0 +1,134 @@
+"""Timing: which key or transition each frame belongs to, and how far along it is.
+
+Frame layout (H = hold frames, F_i = frames of transition i):
+
+    key i arrives at frame a_i and is shown exactly on frames a_i .. a_i + H,
+    transition i then runs over the next F_i frames, so a_{i+1} = a_i + H + F_i.
+
+An open path ends on the last key's last hold frame: num_frames = a_{K-1} + H + 1. A loop ends one
+frame before key 0 would come round again: num_frames = a_K, so its last frame is not a copy of its
+first and the file loops without a stutter.
+
+`locate(pos)` turns frame positions (floats allowed) into (segment, fraction f in [0, 1)); f == 0
+exactly on a key (arrival and hold frames).
+
+Pace: 'key' gives each transition its own time (equal by default); 'even' keeps the total transition
+time and shares it out in proportion to each transition's arc length in W, and `ArcTable` maps a
+fraction of a transition's arc length back to its curve parameter, so frames move at constant speed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import WaifuError
+
+PACES = ("key", "even")
+
+
+@dataclass(frozen=True)
+class Timeline:
+    fps: float
+    hold_frames: int
+    seg_frames: tuple[int, ...]      # frames per transition, one per segment
+    loop: bool
+
+    def __post_init__(self):
+        assert self.hold_frames >= 0 and all(f >= 1 for f in self.seg_frames)
+
+    @property
+    def num_keys(self) -> int:
+        return len(self.seg_frames) if self.loop else len(self.seg_frames) + 1
+
+    @property
+    def arrivals(self) -> np.ndarray:
+        """Frame index at which each key arrives (for a loop, plus the closing arrival = num_frames)."""
+        steps = np.asarray(self.seg_frames, dtype=np.int64) + self.hold_frames
+        return np.concatenate([[0], np.cumsum(steps)]).astype(np.int64)
+
+    @property
+    def key_frames(self) -> np.ndarray:
+        """Frame index at which each key is first shown exactly, [K]."""
+        return self.arrivals[: self.num_keys]
+
+    @property
+    def num_frames(self) -> int:
+        a = self.arrivals
+        return int(a[-1]) if self.loop else int(a[-1]) + self.hold_frames + 1
+
+    def locate(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Frame positions [n] -> (segment index [n] int64, fraction f [n] in [0, 1))."""
+        pos = np.asarray(pos, dtype=np.float64)
+        n = self.num_frames
+        pos = np.mod(pos, n) if self.loop else np.clip(pos, 0, n - 1)
+        arrivals = self.arrivals.astype(np.float64)
+        seg = np.searchsorted(arrivals, pos, side="right") - 1
+        seg = np.clip(seg, 0, self.num_keys - 1)
+        depart = arrivals[seg] + self.hold_frames
+        frames = np.asarray(self.seg_frames + (1,), dtype=np.float64)[np.minimum(seg, len(self.seg_frames))]
+        f = np.clip((pos - depart) / frames, 0.0, None)
+        if not self.loop:
+            f = np.where(seg >= self.num_keys - 1, 0.0, f)
+        return seg.astype(np.int64), np.minimum(f, np.nextafter(1.0, 0.0))
+
+
+def seconds_to_seg_frames(durations: list[float], fps: float, hold_frames: int) -> tuple[int, ...]:
+    """Per-transition seconds -> whole frames, rounding the running total so no drift builds up."""
+    ends = np.rint(np.cumsum(np.asarray(durations, dtype=np.float64)) * fps).astype(np.int64)
+    frames = np.diff(np.concatenate([[0], ends]))
+    if np.any(frames < 1):
+        i = int(np.argmin(frames))
+        raise WaifuError(f"transition {i} lasts {durations[i]:g} s, less than one frame at {fps:g} fps; "
+                         f"use at least {1.0 / fps:.3f} s per transition (or --frames 1)")
+    return tuple(int(f) for f in frames)
+
+
+def even_seg_frames(lengths: np.ndarray, total: int) -> tuple[int, ...]:
+    """Share `total` transition frames out in proportion to arc lengths, at least one each."""
+    lengths = np.asarray(lengths, dtype=np.float64)
+    n = len(lengths)
+    if total < n:
+        raise WaifuError(f"{total} transition frames cannot cover {n} transitions; give more --seconds or --frames")
+    if lengths.sum() <= 0:
+        weights = np.full(n, 1.0 / n)
+    else:
+        weights = lengths / lengths.sum()
+    # one frame each is guaranteed; the rest goes by arc length, rounding the running total
+    spare = total - n
+    ends = np.rint(np.cumsum(weights) * spare).astype(np.int64)
+    ends[-1] = spare
+    frames = np.diff(np.concatenate([[0], ends])) + 1
+    return tuple(int(f) for f in frames)
+
+
+class ArcTable:
+    """Arc length along each transition, sampled densely, to invert arc fraction -> curve parameter."""
+
+    def __init__(self, cumulative: np.ndarray):
+        # cumulative [S, M + 1]: arc length from the segment start at parameters linspace(0, 1, M + 1)
+        self.cumulative = np.asarray(cumulative, dtype=np.float64)
+        self.grid = np.linspace(0.0, 1.0, self.cumulative.shape[1])
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return self.cumulative[:, -1]
+
+    def param(self, seg: np.ndarray, frac: np.ndarray) -> np.ndarray:
+        """Curve parameter at which segment `seg` has covered fraction `frac` of its length."""
+        seg = np.asarray(seg, dtype=np.int64)
+        frac = np.asarray(frac, dtype=np.float64)
+        out = np.empty_like(frac)
+        for s in np.unique(seg):
+            m = seg == s
+            if s >= len(self.cumulative):      # the last key of an open path: always at its start
+                out[m] = 0.0
+                continue
+            cum = self.cumulative[s]
+            if cum[-1] <= 0:
+                out[m] = frac[m]
+            else:
+                out[m] = np.interp(frac[m] * cum[-1], cum, self.grid)
+        # exactly 0 stays exactly 0 so keys stay bit-exact
+        return np.where(frac == 0, 0.0, out)
