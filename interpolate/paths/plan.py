@@ -150,6 +150,7 @@ def plan_path(G, opts, *, durations: list[float] | None = None) -> LatentPath:
     if opts.pace == "even":
         arc = arc_table(curve, to_w, moving, S)
         seg_frames = even_seg_frames(arc.lengths, sum(seg_frames))
+        arc.equalize_chords(seg_frames, lambda seg, u: _chords(curve, to_w, moving, seg, u))
     timeline = Timeline(fps=fps, hold_frames=hold_frames, seg_frames=tuple(seg_frames), loop=loop)
 
     evaluator = PathEvaluator(timeline=timeline, curve=curve, to_w=to_w, key_ws=key_ws, base_w=base.w, style=style,
@@ -179,6 +180,19 @@ def arc_table(curve, to_w, moving: list[int], num_segments: int) -> ArcTable:
         steps = np.linalg.norm(np.diff(w, axis=0), axis=1)
         cumulative[seg, 1:] = np.cumsum(steps)
     return ArcTable(cumulative)
+
+
+def _chords(curve, to_w, moving: list[int], seg: int, u: np.ndarray, chunk: int = 1024) -> np.ndarray:
+    """Distances in W (moving layers) between the points of segment `seg` at successive parameters u."""
+    out, prev = [], None
+    for lo in range(0, len(u), chunk):
+        p = curve(np.full(len(u[lo:lo + chunk]), seg), u[lo:lo + chunk])
+        w = (p if to_w is None else to_w(p[:, 0]))[:, moving].reshape(len(p), -1)
+        if prev is not None:
+            w = np.concatenate([prev, w])
+        out.append(np.linalg.norm(np.diff(w, axis=0), axis=1))
+        prev = w[-1:]
+    return np.concatenate(out)
 
 
 def _groups(G):

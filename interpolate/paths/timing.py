@@ -95,40 +95,64 @@ def even_seg_frames(lengths: np.ndarray, total: int) -> tuple[int, ...]:
         weights = np.full(n, 1.0 / n)
     else:
         weights = lengths / lengths.sum()
-    # one frame each is guaranteed; the rest goes by arc length, rounding the running total
-    spare = total - n
-    ends = np.rint(np.cumsum(weights) * spare).astype(np.int64)
-    ends[-1] = spare
-    frames = np.diff(np.concatenate([[0], ends])) + 1
+    ends = np.rint(np.cumsum(weights) * total).astype(np.int64)
+    ends[-1] = total
+    frames = np.diff(np.concatenate([[0], ends]))
+    while frames.min() < 1:             # a (near) zero-length transition still gets one frame
+        frames[int(np.argmax(frames))] -= 1
+        frames[int(np.argmin(frames))] += 1
     return tuple(int(f) for f in frames)
 
 
 class ArcTable:
-    """Arc length along each transition, sampled densely, to invert arc fraction -> curve parameter."""
+    """Per transition, a monotone table: fraction of the way (by distance) -> curve parameter.
+
+    Built from arc length sampled densely along each transition; `equalize_chords` then refines it on
+    the actual frame grid so successive frames are equally far apart in W (arc length and chord
+    length part ways where the path bends sharply between two frames).
+    """
 
     def __init__(self, cumulative: np.ndarray):
         # cumulative [S, M + 1]: arc length from the segment start at parameters linspace(0, 1, M + 1)
-        self.cumulative = np.asarray(cumulative, dtype=np.float64)
-        self.grid = np.linspace(0.0, 1.0, self.cumulative.shape[1])
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return self.cumulative[:, -1]
+        cumulative = np.asarray(cumulative, dtype=np.float64)
+        grid = np.linspace(0.0, 1.0, cumulative.shape[1])
+        self.lengths = cumulative[:, -1].copy()
+        self.tables: list[tuple[np.ndarray, np.ndarray]] = []       # (fractions, params) per segment
+        for cum in cumulative:
+            if cum[-1] <= 0:
+                self.tables.append((grid, grid))
+            else:
+                self.tables.append((cum / cum[-1], grid))
 
     def param(self, seg: np.ndarray, frac: np.ndarray) -> np.ndarray:
         """Curve parameter at which segment `seg` has covered fraction `frac` of its length."""
         seg = np.asarray(seg, dtype=np.int64)
         frac = np.asarray(frac, dtype=np.float64)
-        out = np.empty_like(frac)
+        out = np.zeros_like(frac)
         for s in np.unique(seg):
-            m = seg == s
-            if s >= len(self.cumulative):      # the last key of an open path: always at its start
-                out[m] = 0.0
+            if s >= len(self.tables):      # the last key of an open path: always at its start
                 continue
-            cum = self.cumulative[s]
-            if cum[-1] <= 0:
-                out[m] = frac[m]
-            else:
-                out[m] = np.interp(frac[m] * cum[-1], cum, self.grid)
+            m = seg == s
+            fr, u = self.tables[s]
+            out[m] = np.interp(frac[m], fr, u)
         # exactly 0 stays exactly 0 so keys stay bit-exact
         return np.where(frac == 0, 0.0, out)
+
+    def equalize_chords(self, seg_frames, chords, iterations: int = 4) -> None:
+        """Refine each table on its frame grid so successive frames are equally far apart.
+
+        chords(seg, u) -> distances between consecutive points at parameters u (len(u) - 1 of them).
+        Fixed point: place frame k where the cumulative chord length reaches k / n of the total.
+        """
+        for s, n in enumerate(seg_frames):
+            if self.lengths[s] <= 0 or n < 2:
+                continue
+            k = np.arange(n + 1) / n
+            u = self.param(np.full(n + 1, s), k)
+            u[-1] = 1.0
+            for _ in range(iterations):
+                c = np.concatenate([[0.0], np.cumsum(chords(s, u))])
+                if c[-1] <= 0 or np.ptp(np.diff(c)) <= 1e-6 * c[-1] / n:
+                    break
+                u = np.interp(k * c[-1], c, u)
+            self.tables[s] = (k, u)
