@@ -62,7 +62,9 @@ class TFNetwork:
     variables: dict[str, np.ndarray] = field(default_factory=dict)
 
     def all_vars(self) -> dict[str, np.ndarray]:
-        """Own variables, then each component's as '<component>/<var>' (the naming of Network.vars)."""
+        """Own variables, then each component's as '<key>/<var>', key = the components dict key
+        ('synthesis/4x4/Const/const', 'mapping/Dense0/weight'), as legacy.py's _collect_tf_params names
+        them. (TF's own Network.vars uses the component's name instead: 'G_synthesis/...'.)"""
         out = dict(self.variables)
         for comp_name, comp in self.components.items():
             for var_name, value in comp.all_vars().items():
@@ -132,25 +134,31 @@ def read_tf_pickle(file: str | Path | BinaryIO | bytes) -> TFNetwork:
     return _pick_generator(nets)
 
 
-def tf_checkpoint(net: TFNetwork) -> CheckpointData:
-    """Convert a TF generator to CheckpointData with the converter of its architecture."""
+def tf_checkpoint(net: TFNetwork, file_name: str | None = None) -> CheckpointData:
+    """Convert a TF generator to CheckpointData with the converter of its architecture.
+
+    file_name: the pickle's file name, used only as a hint for StyleGAN1's letterboxed non-square
+    models (NVIDIA's 'karras2019stylegan-cars-512x384.pkl' -> 384 x 512 crop of the 512 px output).
+    """
     func = net.build_func_name.split(".")[-1]
     if net.is_discriminator:
         raise CheckpointError(f"the TF network pickle's network {net.describe()} is a discriminator; waifu-morph needs the generator (Gs)")
-    if func == "G_style" or (net.version == 3 and func != "G_paper" and func.startswith("G_style")):
-        module = "interpolate.formats.tf_stylegan1"
-    elif func == "G_main" or (net.version >= 4 and func.startswith("G_main")):
-        module = "interpolate.formats.tf_stylegan2"
-    elif func == "G_paper" or net.version <= 2:
+    if func == "G_style":
+        from . import tf_stylegan1
+
+        size = tf_stylegan1.size_hint_from_name(file_name, int(net.static_kwargs.get("resolution", 1024))) if file_name else None
+        return tf_stylegan1.convert(net, img_size=size)
+    if func == "G_main":
+        return importlib.import_module("interpolate.formats.tf_stylegan2").convert(net)
+    if func == "G_paper" or net.version <= 2:
         raise CheckpointError(f"this TF network pickle is a Progressive GAN (ProGAN) generator {net.describe()}; waifu-morph renders StyleGAN 1/2/3 only")
-    else:
-        raise CheckpointError(f"unknown TF network in the pickle: {net.describe()}; waifu-morph reads StyleGAN1 (G_style) and StyleGAN2 (G_main) generators")
-    return importlib.import_module(module).convert(net)
+    raise CheckpointError(f"unknown TF network in the pickle: {net.describe()}; waifu-morph reads StyleGAN1 (G_style) and StyleGAN2 (G_main) generators")
 
 
 def read_tf_checkpoint(file: str | Path | BinaryIO | bytes) -> CheckpointData:
     """read_tf_pickle + tf_checkpoint: a TF network pickle straight to CheckpointData."""
-    return tf_checkpoint(read_tf_pickle(file))
+    name = str(file) if isinstance(file, (str, Path)) else getattr(file, "name", None)
+    return tf_checkpoint(read_tf_pickle(file), file_name=name if isinstance(name, str) else None)
 
 
 def looks_like_tf_pickle(head: bytes) -> bool:
