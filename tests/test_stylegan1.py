@@ -347,3 +347,13 @@ def test_end_to_end_image_matches_reference(static_kwargs):
     # random weights give images beyond [-1, 1]: the 1e-3 bound is taken relative to that scale
     err, scale = np.abs(img - ref).max(), max(1.0, np.abs(ref).max())
     assert err < 1e-3 * scale, (err, scale)
+
+
+def test_sniffing_recognises_tf_pickles_only():
+    import pickle
+
+    from interpolate.formats.tf_pickle import looks_like_tf_pickle
+
+    nets = stylegan1_networks(static_kwargs=TINY)
+    assert looks_like_tf_pickle(dumps_tf(nets)[:4096]) and looks_like_tf_pickle(dumps_tf(nets, protocol=2)[:4096])
+    assert not looks_like_tf_pickle(pickle.dumps({"G_ema": np.zeros(3), "module_src": "import tensorflow"})[:4096])

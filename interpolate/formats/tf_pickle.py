@@ -31,7 +31,7 @@ from .safe_pickle import NUMPY_GLOBALS, safe_load
 FORMAT_NAME = "TensorFlow network pickle"
 
 # Bytes that identify a TF network pickle near the start of the file (the first global it names).
-SNIFF_MARKERS = (b"dnnlib.tflib.network", b"tfutil")
+SNIFF_MARKERS = (b"dnnlib.tflib.network", b"tfutil\nNetwork\n", b"\x8c\x06tfutil\x94\x8c\x07Network")
 
 
 class _NetworkState:
