@@ -182,7 +182,7 @@ def arc_table(curve, to_w, moving: list[int], num_segments: int) -> ArcTable:
     return ArcTable(cumulative)
 
 
-def _chords(curve, to_w, moving: list[int], seg: int, u: np.ndarray, chunk: int = 1024) -> np.ndarray:
+def _chords(curve, to_w, moving: list[int], seg: int, u: np.ndarray, chunk: int = 128) -> np.ndarray:
     """Distances in W (moving layers) between the points of segment `seg` at successive parameters u."""
     out, prev = [], None
     for lo in range(0, len(u), chunk):
