@@ -53,7 +53,7 @@ class NoiseSchedule:
     def _omegas(self) -> tuple[float, ...]:
         """Angular speed of each smooth component, in radians per frame."""
         per_frame = [self.drift * r / self.fps for r in SMOOTH_RATIOS]   # cycles per frame
-        if not self.loop:
+        if not self.loop or self.drift == 0:
             return tuple(2 * math.pi * c for c in per_frame)
         cycles, used = [], 0
         for c in per_frame:   # whole, distinct cycle counts over the loop

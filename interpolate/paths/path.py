@@ -18,6 +18,7 @@ import json
 import math
 import os
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass
 from typing import Callable
@@ -93,6 +94,7 @@ class LatentPath:
         self._evaluate = evaluate               # frame positions [n] -> ws [n, num_ws, w_dim] float32
         self._stored = stored_ws                # replay: [num_frames, num_ws, w_dim] (memory-mapped)
         self._cache: dict[int, np.ndarray] = {}
+        self._lock = threading.Lock()           # a renderer may prefetch chunks from another thread
 
     # --- shape of the clip -----------------------------------------------------------------------
     @property
@@ -121,6 +123,10 @@ class LatentPath:
 
     # --- evaluation --------------------------------------------------------------------------------
     def _block(self, b: int) -> np.ndarray:
+        with self._lock:
+            return self._block_locked(b)
+
+    def _block_locked(self, b: int) -> np.ndarray:
         if b not in self._cache:
             lo, hi = b * BLOCK, min((b + 1) * BLOCK, self.num_frames)
             ws = self._evaluate(np.arange(lo, hi, dtype=np.float64))

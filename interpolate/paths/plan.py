@@ -138,6 +138,9 @@ def plan_path(G, opts, *, durations: list[float] | None = None) -> LatentPath:
         curve = make_curve(opts.interp, key_ws, loop)
         to_w = None
 
+    # truncate ws[:cutoff]; unset: the checkpoint's own default where it has one (StyleGAN1: 8), else all
+    cutoff = opts.cutoff if opts.cutoff is not None else getattr(G, "default_truncation_cutoff", None)
+
     hold_frames = int(round(float(opts.hold) * fps))
     if opts.durations is not None:
         seg_frames = seconds_to_seg_frames(list(opts.durations), fps, hold_frames)
@@ -155,13 +158,13 @@ def plan_path(G, opts, *, durations: list[float] | None = None) -> LatentPath:
 
     evaluator = PathEvaluator(timeline=timeline, curve=curve, to_w=to_w, key_ws=key_ws, base_w=base.w, style=style,
                               stagger=float(opts.stagger), easing_name=opts.easing, arc=arc, w_avg=G.w_avg,
-                              psi=float(opts.psi), psi_end=opts.psi_end, cutoff=opts.cutoff)
+                              psi=float(opts.psi), psi_end=opts.psi_end, cutoff=cutoff)
     noise = NoiseSchedule(opts.noise, opts.noise_seed, G.noise_shapes, fps, timeline.num_frames, loop,
                           float(opts.noise_drift))
     # the keys as shown (truncated with the psi of their frame)
     shown = evaluator(timeline.key_frames.astype(np.float64))
     params = {name: _jsonable(getattr(opts, name)) for name in PATH_FIELDS}
-    params.update({"space_resolved": space, "moving_layers": moving, "base_label": base.label,
+    params.update({"space_resolved": space, "cutoff_resolved": cutoff, "moving_layers": moving, "base_label": base.label,
                    "style_groups_order": [[name, list(idx)] for name, idx in style.groups],
                    "arch": getattr(G, "arch", None), "num_ws": G.num_ws, "w_dim": G.w_dim})
     groups = {name: list(idx) for name, idx in _groups(G).items()}
