@@ -254,6 +254,10 @@ def test_numpy1_and_numpy2_spellings_and_other_globals():
     assert b"numpy.core.multiarray" in old and b"numpy._core" not in old and b"numpy._core.multiarray" in new
     for a, b in zip(read_tf_checkpoint(old).state_dict.values(), read_tf_checkpoint(new).state_dict.values()):
         assert torch.equal(a, b)
+    proto5 = dumps_tf(nets, protocol=5)    # Python >= 3.8's pickle.HIGHEST_PROTOCOL: numpy uses _frombuffer
+    assert b"_frombuffer" in proto5
+    for a, b in zip(read_tf_checkpoint(old).state_dict.values(), read_tf_checkpoint(proto5).state_dict.values()):
+        assert torch.equal(a, b)
     with pytest.raises(UnsafePickleError):
         read_tf_checkpoint(old.replace(b"dnnlib.tflib.network", b"dnnlib.tflib.networK"))
 

@@ -43,8 +43,18 @@ class _NetworkState:
         self.state = state
 
 
+def _numpy_frombuffer(buf: Any, dtype: Any, shape: Any, order: str = "C") -> np.ndarray:
+    """numpy.core.numeric._frombuffer (numpy arrays in protocol-5 pickles, e.g. re-saved by Python >= 3.8)."""
+    dtype = np.dtype(dtype)
+    if dtype.hasobject or order not in ("C", "F"):
+        raise CheckpointError("the TF network pickle holds a numpy object array; it is not a StyleGAN pickle")
+    return np.frombuffer(bytes(buf), dtype=dtype).reshape(shape, order=order).copy()
+
+
 TF_PICKLE_GLOBALS: dict[tuple[str, str], Any] = {
     **NUMPY_GLOBALS,
+    ("numpy.core.numeric", "_frombuffer"): _numpy_frombuffer,
+    ("numpy._core.numeric", "_frombuffer"): _numpy_frombuffer,
     ("dnnlib.tflib.network", "Network"): _NetworkState,
     ("tfutil", "Network"): _NetworkState,  # ProGAN's original pickles (recognised only to name them)
 }
