@@ -183,7 +183,7 @@ def stylegan1_networks(seed: int = 0, static_kwargs: dict | None = None, mapping
                         vals[net][var] = value
         syn = TFNetworkWriter("G_synthesis", "G_synthesis", kwargs, vals["G_synthesis"], build_module_src=build_module_src)
         num_layers = sum(1 for k in shapes["G_synthesis"] if k.startswith("noise"))
-        mapping = TFNetworkWriter("G_mapping", "G_mapping", {**kwargs, "dlatent_broadcast": num_layers}, vals["G_mapping"],
+        mapping = TFNetworkWriter("G_mapping", "G_mapping", {"dlatent_broadcast": num_layers, **kwargs}, vals["G_mapping"],
                                   build_module_src=build_module_src)
         return TFNetworkWriter(name, "G_style", kwargs, vals["G"], {"synthesis": syn, "mapping": mapping},
                                build_module_src=build_module_src)

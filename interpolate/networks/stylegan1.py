@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -326,7 +325,3 @@ class Generator(nn.Module):
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
                 truncation_cutoff: int | None = None, noise_mode: str = "const") -> torch.Tensor:
         return self.synthesis(self.mapping(z, c, truncation_psi, truncation_cutoff), noise_mode=noise_mode)
-
-
-def count_params(state_dict: dict[str, torch.Tensor]) -> int:
-    return int(sum(np.prod(t.shape) for t in state_dict.values()))
