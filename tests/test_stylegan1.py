@@ -97,8 +97,9 @@ def ref_epilogue(x, v, scope, noise, w):
     return x * (style[:, :c, None, None] + 1) + style[:, c:, None, None]
 
 
-def ref_mapping(z, v, num_layers, psi, cutoff, n_mapping=8):
-    x = z / np.sqrt((z ** 2).mean(axis=1, keepdims=True) + 1e-8)
+def ref_mapping(z, v, num_layers, psi, cutoff, n_mapping=8, labels=None):
+    x = z if labels is None else np.concatenate([z, labels @ v["mapping/LabelConcat/weight"]], axis=1)
+    x = x / np.sqrt((x ** 2).mean(axis=1, keepdims=True) + 1e-8)
     for i in range(n_mapping):
         x = lrelu(ref_dense(x, v[f"mapping/Dense{i}/weight"], v[f"mapping/Dense{i}/bias"], math.sqrt(2), 0.01))
     ws = np.repeat(x[:, None], num_layers, axis=1)
@@ -290,6 +291,16 @@ def test_mapping_and_truncation_match_reference():
         ref = ref_mapping(z, v, 8, psi, 8 if cutoff is None else cutoff)
         np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
     assert np.abs(ref[:, 3] - ref[:, 2]).max() > 1e-3   # cutoff 3 really leaves ws[3:] untruncated
+
+
+def test_conditional_mapping_matches_reference():
+    _, _, Gs_w = stylegan1_networks(static_kwargs={**TINY, "label_size": 3}, seed=3)
+    G, ckpt = load(dumps_tf(Gs_w))
+    assert G.c_dim == 3 and ckpt.state_dict["mapping.fc0.weight"].shape == (16, 32)
+    z, c = np.random.RandomState(1).randn(2, 16), np.eye(3)[[0, 2]]
+    ours = G.mapping(torch.from_numpy(z), torch.from_numpy(c)).detach().double().numpy()
+    ref = ref_mapping(z, tf_vars_f64(Gs_w), 8, 1.0, 0, labels=c)
+    np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
 
 
 def test_epilogue_with_adain_matches_reference():
