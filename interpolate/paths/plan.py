@@ -9,10 +9,10 @@ import numpy as np
 
 from ..errors import WaifuError
 from .interp import EASINGS, INTERPS, make_curve
-from .keys import Key, expand_files, load_base, load_keys, map_z, parse_keys
+from .keys import expand_files, load_base, load_keys, map_z, parse_keys
 from .noise import NOISE_MODES, NoiseSchedule
 from .path import LatentPath, PathEvaluator
-from .styles import StylePlan, resolve_style
+from .styles import resolve_style, style_groups
 from .timing import PACES, ArcTable, Timeline, even_seg_frames, seconds_to_seg_frames
 
 SPACES = ("auto", "z", "w")
@@ -167,7 +167,7 @@ def plan_path(G, opts, *, durations: list[float] | None = None) -> LatentPath:
     params.update({"space_resolved": space, "cutoff_resolved": cutoff, "moving_layers": moving, "base_label": base.label,
                    "style_groups_order": [[name, list(idx)] for name, idx in style.groups],
                    "arch": getattr(G, "arch", None), "num_ws": G.num_ws, "w_dim": G.w_dim})
-    groups = {name: list(idx) for name, idx in _groups(G).items()}
+    groups = style_groups(G)
     return LatentPath(timeline=timeline, noise=noise, num_ws=G.num_ws, w_dim=G.w_dim, params=params,
                       key_labels=[k.label for k in keys], key_ws=shown, groups=groups, evaluate=evaluator)
 
@@ -196,11 +196,6 @@ def _chords(curve, to_w, moving: list[int], seg: int, u: np.ndarray, chunk: int 
         out.append(np.linalg.norm(np.diff(w, axis=0), axis=1))
         prev = w[-1:]
     return np.concatenate(out)
-
-
-def _groups(G):
-    from .styles import style_groups
-    return style_groups(G)
 
 
 def _jsonable(v):
