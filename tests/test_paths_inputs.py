@@ -238,3 +238,12 @@ def test_latents_file_errors(tmp_path):
 
 def test_validate_accepts_the_defaults():
     validate_path_options(opts(), G)
+
+
+def test_frame_labels_and_description():
+    p = plan_path(G, opts(frames=4, loop=True))
+    assert [p.label(i) for i in (0, 1, 4, 9, 11)] == ["3", "3 → 17", "17", "42 → 3", "42 → 3"]
+    d = p.describe()
+    assert d["key_frames"] == [0, 4, 8] and d["num_frames"] == 12 and d["groups"]["fine"] == [8, 9]
+    import json
+    json.dumps(d)

@@ -117,6 +117,14 @@ class LatentPath:
     def __len__(self) -> int:
         return self.num_frames
 
+    def label(self, frame: int) -> str:
+        """A caption for one frame: the key's label on a key ('17'), 'a → b' during a transition."""
+        seg, f = self.timeline.locate(np.asarray([frame]))
+        i, K = int(seg[0]), len(self.key_labels)
+        if f[0] == 0:
+            return self.key_labels[i]
+        return f"{self.key_labels[i]} → {self.key_labels[(i + 1) % K]}"
+
     def __repr__(self) -> str:
         return (f"LatentPath({self.num_frames} frames at {self.fps:g} fps, {len(self.key_labels)} keys, "
                 f"interp={self.params.get('interp')}, style={self.params.get('style')})")
