@@ -102,9 +102,8 @@ def validate_path_options(opts, G) -> None:
         base_entries = expand_files(parse_keys([str(opts.base)]), G.num_ws, G.w_dim)
         if len(base_entries) != 1:
             raise WaifuError(f"--base must be one seed or one w, got {len(base_entries)} from '{opts.base}'")
-    hold_frames = int(round(opts.hold * fps))
     if opts.frames is None and opts.durations is None:
-        seconds_to_seg_frames([opts.seconds] * transitions, fps, hold_frames)
+        seconds_to_seg_frames([opts.seconds] * transitions, fps)
 
 
 def plan_path(G, opts, *, durations: list[float] | None = None) -> LatentPath:
@@ -143,11 +142,11 @@ def plan_path(G, opts, *, durations: list[float] | None = None) -> LatentPath:
 
     hold_frames = int(round(float(opts.hold) * fps))
     if opts.durations is not None:
-        seg_frames = seconds_to_seg_frames(list(opts.durations), fps, hold_frames)
+        seg_frames = seconds_to_seg_frames(list(opts.durations), fps)
     elif opts.frames is not None:
         seg_frames = (int(opts.frames),) * S
     else:
-        seg_frames = seconds_to_seg_frames([float(opts.seconds)] * S, fps, hold_frames)
+        seg_frames = seconds_to_seg_frames([float(opts.seconds)] * S, fps)
 
     arc = None
     if opts.pace == "even":

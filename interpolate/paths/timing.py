@@ -74,7 +74,7 @@ class Timeline:
         return seg.astype(np.int64), np.minimum(f, np.nextafter(1.0, 0.0))
 
 
-def seconds_to_seg_frames(durations: list[float], fps: float, hold_frames: int) -> tuple[int, ...]:
+def seconds_to_seg_frames(durations: list[float], fps: float) -> tuple[int, ...]:
     """Per-transition seconds -> whole frames, rounding the running total so no drift builds up."""
     ends = np.rint(np.cumsum(np.asarray(durations, dtype=np.float64)) * fps).astype(np.int64)
     frames = np.diff(np.concatenate([[0], ends]))
