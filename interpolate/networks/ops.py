@@ -250,12 +250,15 @@ def conv2d_resample(x: torch.Tensor, w: torch.Tensor, f: torch.Tensor | None = N
 
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, noise: torch.Tensor | None = None,
                      up: int = 1, down: int = 1, padding: Padding = 0, resample_filter: torch.Tensor | None = None,
-                     demodulate: bool = True, flip_weight: bool = True) -> torch.Tensor:
-    """StyleGAN2 modulated convolution, all samples at once as one grouped convolution.
+                     demodulate: bool = True, flip_weight: bool = True, fused: bool | None = None) -> torch.Tensor:
+    """StyleGAN2 modulated convolution.
 
     x [N, I, H, W], weight [O, I, kh, kw], styles [N, I]. Per sample: w' = weight * styles; with
     demodulate, w'' = w' / sqrt(sum over I, kh, kw of w'^2 + 1e-8). noise (broadcastable to the
     output) is added after demodulation.
+    fused=True builds the N per-sample weights and runs one grouped convolution; fused=False scales
+    the activations instead (x * styles, one shared-weight convolution, output * demodulation
+    coefficients), the same math and much faster for N > 1. None: fused only for N == 1.
     """
     n = x.shape[0]
     out_channels, in_channels, kh, kw = weight.shape
@@ -265,6 +268,21 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     if x.dtype == torch.float16 and demodulate:  # keep fp16 in range; demodulation undoes the scale
         weight = weight * (1 / np.sqrt(in_channels * kh * kw) / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True))
         styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)
+
+    if fused is None:
+        fused = n == 1
+    if not fused:
+        dcoefs = None
+        if demodulate:  # sum over I, kh, kw of (weight * s)^2 = s^2 @ (sum over kh, kw of weight^2).T
+            dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()  # [N, O]
+        x = x * styles.to(x.dtype).reshape(n, in_channels, 1, 1)
+        x = conv2d_resample(x, weight.to(x.dtype), f=resample_filter, up=up, down=down, padding=padding,
+                            flip_weight=flip_weight)
+        if dcoefs is not None:
+            x = x * dcoefs.to(x.dtype).reshape(n, out_channels, 1, 1)
+        if noise is not None:
+            x = x + noise.to(x.dtype)
+        return x
 
     w = weight.unsqueeze(0) * styles.reshape(n, 1, in_channels, 1, 1)  # [N, O, I, kh, kw]
     if demodulate:

@@ -140,7 +140,8 @@ class SynthesisLayer(nn.Module):
             self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor | None, gain: float = 1) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor | None, gain: float = 1,
+                fused_modconv: bool | None = None) -> torch.Tensor:
         """noise: unit noise broadcastable to [N, 1, res, res] (scaled by noise_strength here), or None."""
         in_res = self.resolution // self.up
         assert x.shape[1:] == (self.in_channels, in_res, in_res), (x.shape, self.in_channels, in_res)
@@ -150,7 +151,7 @@ class SynthesisLayer(nn.Module):
         else:
             noise = None
         x = ops.modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up, padding=self.padding,
-                                 resample_filter=self.resample_filter, flip_weight=(self.up == 1))
+                                 resample_filter=self.resample_filter, flip_weight=(self.up == 1), fused=fused_modconv)
         clamp = None if self.conv_clamp is None else self.conv_clamp * gain
         return ops.bias_act(x, self.bias, act=self.activation, gain=self.act_gain * gain, clamp=clamp)
 
@@ -167,9 +168,9 @@ class ToRGBLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.weight_gain = 1 / math.sqrt(in_channels * kernel_size ** 2)
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, fused_modconv: bool | None = None) -> torch.Tensor:
         styles = self.affine(w) * self.weight_gain
-        x = ops.modulated_conv2d(x, self.weight, styles, demodulate=False)
+        x = ops.modulated_conv2d(x, self.weight, styles, demodulate=False, fused=fused_modconv)
         return ops.bias_act(x, self.bias, clamp=self.conv_clamp)
 
 
@@ -210,7 +211,8 @@ class SynthesisBlock(nn.Module):
         return [self.conv1] if self.in_channels == 0 else [self.conv0, self.conv1]
 
     def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor,
-                noise: Sequence[torch.Tensor | None], fp16: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+                noise: Sequence[torch.Tensor | None], fp16: bool,
+                fused_modconv: bool | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         assert ws.shape[1:] == (self.num_conv + self.num_torgb, self.w_dim), ws.shape
         dtype = torch.float16 if (self.use_fp16 and fp16) else torch.float32
         memory_format = torch.channels_last if (self.channels_last and fp16) else torch.contiguous_format
@@ -218,21 +220,21 @@ class SynthesisBlock(nn.Module):
         if self.in_channels == 0:
             x = self.const.to(dtype=dtype, memory_format=memory_format)
             x = x.unsqueeze(0).repeat(ws.shape[0], 1, 1, 1)
-            x = self.conv1(x, next(w_iter), noise[0])
+            x = self.conv1(x, next(w_iter), noise[0], fused_modconv=fused_modconv)
         else:
             assert x is not None and x.shape[1:] == (self.in_channels, self.resolution // 2, self.resolution // 2)
             x = x.to(dtype=dtype, memory_format=memory_format)
             if self.architecture == "resnet":
                 y = self.skip(x, gain=math.sqrt(0.5))
-                x = self.conv0(x, next(w_iter), noise[0])
-                x = y + self.conv1(x, next(w_iter), noise[1], gain=math.sqrt(0.5))
+                x = self.conv0(x, next(w_iter), noise[0], fused_modconv=fused_modconv)
+                x = y + self.conv1(x, next(w_iter), noise[1], gain=math.sqrt(0.5), fused_modconv=fused_modconv)
             else:
-                x = self.conv0(x, next(w_iter), noise[0])
-                x = self.conv1(x, next(w_iter), noise[1])
+                x = self.conv0(x, next(w_iter), noise[0], fused_modconv=fused_modconv)
+                x = self.conv1(x, next(w_iter), noise[1], fused_modconv=fused_modconv)
         if img is not None:
             img = ops.upsample2d(img, self.resample_filter)
         if self.num_torgb:
-            y = self.torgb(x, next(w_iter)).to(dtype=torch.float32, memory_format=torch.contiguous_format)
+            y = self.torgb(x, next(w_iter), fused_modconv).to(dtype=torch.float32, memory_format=torch.contiguous_format)
             img = y if img is None else img + y
         return x, img
 
@@ -282,8 +284,10 @@ class SynthesisNetwork(nn.Module):
         return [None] * len(self.noise_layers)
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "const", noise: Sequence[torch.Tensor | None] | None = None,
-                force_fp32: bool | None = None, **_official: Any) -> torch.Tensor:
-        """`**_official` swallows the official-only kwargs (fused_modconv, update_emas)."""
+                force_fp32: bool | None = None, fused_modconv: bool | None = None, **_official: Any) -> torch.Tensor:
+        """fused_modconv: one grouped conv with per-sample weights (True) or modulated activations with
+        shared weights (False; same math, faster for batches); None picks fused only for batch 1.
+        `**_official` swallows official-only kwargs (update_emas)."""
         assert ws.ndim == 3 and ws.shape[1:] == (self.num_ws, self.w_dim), (ws.shape, self.num_ws, self.w_dim)
         ws = ws.to(torch.float32)
         force_fp32 = self.force_fp32 if force_fp32 is None else force_fp32
@@ -301,7 +305,7 @@ class SynthesisNetwork(nn.Module):
         w_idx = n_idx = 0
         for block in self.blocks():
             block_ws = ws.narrow(1, w_idx, block.num_conv + block.num_torgb)
-            x, img = block(x, img, block_ws, noise[n_idx:n_idx + block.num_conv], fp16)
+            x, img = block(x, img, block_ws, noise[n_idx:n_idx + block.num_conv], fp16, fused_modconv)
             w_idx += block.num_conv
             n_idx += block.num_conv
         return img
