@@ -367,3 +367,21 @@ def test_setup_filter_and_resampling_sizes():
     assert torch.allclose(ops.filter2d(x, f)[..., 2:6, 2:6], torch.ones(1, 2, 4, 4))
     y = ops.bias_act(torch.tensor([[-1.0, 2.0, 500.0]]), torch.tensor([0.0, 0.0, 0.0]), act="lrelu", clamp=256)
     assert torch.allclose(y, torch.tensor([[-0.2 * SQRT2, 2 * SQRT2, 256.0]]))
+
+
+@torch.no_grad()
+def test_fp16_blocks_stay_close_to_float32():
+    """The float16 path (what CUDA runs for the top num_fp16_res resolutions), driven on CPU block by block."""
+    G = perturbed(small(img_resolution=32, num_fp16_res=2))
+    assert G.synthesis.fp16_resolutions == [16, 32]
+    ws = G.mapping(torch.randn(3, 8), truncation_psi=0.7)
+    ref = G.synthesis(ws)
+    x = img = None
+    w_idx = 0
+    for block in G.synthesis.blocks():
+        block_ws = ws.narrow(1, w_idx, block.num_conv + block.num_torgb)
+        noise = [layer.noise_const[None, None] for layer in block.noise_layers]
+        x, img = block(x, img, block_ws, noise, fp16=True)
+        assert x.dtype == (torch.float16 if block.use_fp16 else torch.float32) and img.dtype == torch.float32
+        w_idx += block.num_conv
+    assert (img - ref).abs().max() < 0.02 * max(1.0, ref.abs().max().item())
