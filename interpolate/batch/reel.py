@@ -1,0 +1,359 @@
+"""Reels: a sequence of segments (own keys, style, timing, preset, title) rendered as one video.
+
+    [reel]                          # the whole video: checkpoint, output, size, fps, psi, noise ...
+    checkpoint = "checkpoints/chibi-64.pt"
+    output = "reel.mp4"
+    preset = "reel-vertical"
+
+    [[segment]]
+    keys = "3,17,42"
+    preset = "color-cycle"          # only its path shape is used (style, interp, easing, timing ...)
+    title = "Colours"               # optional title over the segment's first seconds
+    duration = 4.0                  # seconds for the whole segment (or: seconds per transition)
+
+    [[segment]]
+    keys = "8"                      # starts where the previous segment ended, then travels to 8
+    style = "coarse"
+
+Joins: the path continues through each join. Segment n+1 starts exactly at the last frame of
+segment n (its first key is that frame; repeating the previous last key is allowed and dropped),
+and the layers a segment does not move keep the values they have there, so nothing jumps. Adjacent
+segments with the same path shape (style, layers, interp, easing, pace, stagger, hold) are planned as
+ONE path, so a cubic or Catmull-Rom curve runs C1 through their joins. Where the style changes, the
+moving layers change; the join is then continuous in position, and C1 when the segments' easing
+starts and ends at rest (smoothstep, sine, cubic).
+
+Reel-wide only (a segment cannot change them without a jump): checkpoint, psi, cutoff, noise, class,
+fps and every output field. `loop` is not used in reels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import WaifuError
+from ..options import RenderOptions
+from . import presets as P
+from .jobs import absolute_paths
+
+SEGMENT_FIELDS = ("keys", "shuffle_seed", "interp", "easing", "seconds", "frames", "durations", "hold", "pace",
+                  "style", "layers", "stagger")
+SHAPE_FIELDS = ("style", "layers", "interp", "easing", "pace", "stagger", "hold")   # same shape -> one path
+SEGMENT_EXTRA = ("preset", "title", "title_seconds", "duration", "name")
+TITLE_SECONDS = 2.0
+FADE_SECONDS = 0.35
+
+
+@dataclass
+class Segment:
+    index: int
+    options: RenderOptions            # reel options with this segment's path fields applied
+    title: str | None
+    title_seconds: float
+    duration: float | None            # seconds for the whole segment (split over its transitions)
+
+
+@dataclass
+class Reel:
+    path: Path
+    options: RenderOptions            # reel-wide options (output, size, fps, psi, noise, checkpoint ...)
+    segments: list[Segment]
+
+
+# --- reading -----------------------------------------------------------------------------------------
+def load_reel(path: str | os.PathLike) -> Reel:
+    """Read and check a reel TOML file (one-line errors naming the file, segment and key)."""
+    path = Path(path)
+    data = P.read_toml(path, "reel file")
+    unknown = set(data) - {"reel", "segment", "segments"}
+    if unknown:
+        raise WaifuError(f"reel file '{path}' has unknown top-level key(s) {', '.join(sorted(unknown))}; "
+                         f"use a [reel] table and [[segment]] tables")
+    head = dict(data.get("reel", {}))
+    rows = data.get("segment", data.get("segments", []))
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        raise WaifuError(f"reel file '{path}' has no segments; add [[segment]] tables with keys = \"3,17\"")
+    base_dir = path.resolve().parent
+    where = f"[reel] of '{path}'"
+    head_values = P.check_values(head, where, allow=("preset",))
+    reel_preset = head_values.pop("preset", None)
+    head_values.pop("description", None)
+    opts = RenderOptions(output=str(Path(path.stem + ".mp4")))
+    if reel_preset:
+        opts = opts.updated(P.resolve(str(reel_preset)), source=f"preset '{reel_preset}'")
+    opts = opts.updated(head_values, source=where)
+    opts = dataclasses.replace(absolute_paths(opts, base_dir), loop=False, durations=None, psi_end=None,
+                               base=None, from_latents=None, save_latents=None, space="auto")
+    segments = []
+    for i, row in enumerate(rows):
+        where = f"segment {i + 1} of '{path}'"
+        values = P.check_values(row, where, allow=SEGMENT_EXTRA)
+        values.pop("description", None)
+        extra = {k: values.pop(k) for k in SEGMENT_EXTRA if k in values}
+        for key in values:
+            if key not in SEGMENT_FIELDS:
+                raise WaifuError(f"'{key}' in {where} is reel-wide (a segment cannot change it without a jump); "
+                                 f"move it to [reel]")
+        seg_opts = opts
+        if extra.get("preset"):
+            shape = {k: v for k, v in P.resolve(str(extra["preset"])).items() if k in SEGMENT_FIELDS}
+            seg_opts = seg_opts.updated(shape, source=f"preset '{extra['preset']}'")
+        seg_opts = absolute_paths(seg_opts.updated(values, source=where), base_dir)
+        if not seg_opts.keys:
+            raise WaifuError(f"{where} has no keys; give it keys = \"3,17\" (a later segment may give one key)")
+        title = extra.get("title")
+        if title is not None and not isinstance(title, str):
+            raise WaifuError(f"'title' in {where} must be a string, got {title!r}")
+        title_seconds = _number(extra.get("title_seconds", TITLE_SECONDS), "title_seconds", where)
+        duration = extra.get("duration")
+        if duration is not None:
+            duration = _number(duration, "duration", where)
+            if duration <= 0:
+                raise WaifuError(f"'duration' in {where} must be > 0 seconds, got {duration}")
+        segments.append(Segment(index=i, options=seg_opts, title=title, title_seconds=title_seconds,
+                                duration=duration))
+    return Reel(path=path, options=opts, segments=segments)
+
+
+def _number(value, key: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise WaifuError(f"'{key}' in {where} must be a number of seconds, got {value!r}")
+    return float(value)
+
+
+# --- planning ---------------------------------------------------------------------------------------
+@dataclass
+class PlannedGroup:
+    """Consecutive segments with one path shape, planned as one LatentPath."""
+    segments: list[Segment]
+    path: object                       # LatentPath
+    first_frame: int                   # frame of the reel at which this group's frame 0 is shown
+    segment_starts: list[int]          # reel frame at which each of its segments starts
+    end_state: np.ndarray              # untruncated W [num_ws, w_dim] of its last frame
+
+
+class ReelPath:
+    """The chained paths of a reel, with the LatentPath surface the renderer uses.
+
+    Frames of group g > 0 start at its frame 1 (its frame 0 is the previous group's last frame).
+    Noise runs over the whole reel from one schedule, so it does not restart at a join.
+    """
+
+    def __init__(self, groups: list[PlannedGroup], noise, fps: float, titles: list[tuple[int, int, str]]):
+        self.groups = groups
+        self.noise = noise
+        self._fps = float(fps)
+        self.titles = titles                            # (start frame, frames, text)
+        self.num_frames = groups[-1].first_frame + groups[-1].path.num_frames
+        self.key_labels = [lab for g in groups for lab in (g.path.key_labels if g is groups[0] else g.path.key_labels[1:])]
+        self.num_ws, self.w_dim = groups[0].path.num_ws, groups[0].path.w_dim
+
+    @property
+    def fps(self) -> float:
+        return self._fps
+
+    @property
+    def duration(self) -> float:
+        return self.num_frames / self.fps
+
+    def __len__(self) -> int:
+        return self.num_frames
+
+    def _locate(self, frame: int) -> tuple[PlannedGroup, int]:
+        for g in reversed(self.groups):
+            if frame >= g.first_frame:
+                return g, frame - g.first_frame
+        raise IndexError(frame)
+
+    def ws_frames(self, start: int, stop: int) -> np.ndarray:
+        if not 0 <= start <= stop <= self.num_frames:
+            raise IndexError(f"frames [{start}, {stop}) outside [0, {self.num_frames})")
+        parts = []
+        for g in self.groups:
+            lo, hi = max(start, g.first_frame), min(stop, g.first_frame + g.path.num_frames)
+            if g is not self.groups[0]:
+                lo = max(lo, g.first_frame + 1)
+            if lo < hi:
+                parts.append(g.path.ws_frames(lo - g.first_frame, hi - g.first_frame))
+        if not parts:
+            return np.zeros((0, self.num_ws, self.w_dim), np.float32)
+        return np.concatenate(parts)
+
+    def chunk(self, start: int, stop: int):
+        from ..paths import Frames
+        stop = min(stop, self.num_frames)
+        return Frames(start, torch.from_numpy(self.ws_frames(start, stop)), self.noise.frames(start, stop),
+                      self.noise.synthesis_mode)
+
+    def chunks(self, size: int):
+        for start in range(0, self.num_frames, size):
+            yield self.chunk(start, start + size)
+
+    def label(self, frame: int) -> str:
+        g, local = self._locate(frame)
+        return g.path.label(local)
+
+    def title_at(self, frame: int) -> tuple[str, float] | None:
+        """(text, opacity 0..1) of the title shown on `frame`, or None."""
+        for start, length, text in self.titles:
+            if start <= frame < start + length:
+                fade = max(1, int(round(FADE_SECONDS * self.fps)))
+                k = frame - start
+                return text, min(1.0, (k + 1) / fade, (length - k) / fade)
+        return None
+
+    @property
+    def key_frames(self) -> np.ndarray:
+        out = []
+        for g in self.groups:
+            kf = g.path.key_frames + g.first_frame
+            out.extend(kf.tolist() if g is self.groups[0] else kf[1:].tolist())
+        return np.asarray(out, dtype=np.int64)
+
+    def describe(self) -> dict:
+        return {"reel": True, "num_frames": self.num_frames, "fps": self.fps, "key_labels": self.key_labels,
+                "key_frames": self.key_frames.tolist(),
+                "groups": [{"first_frame": g.first_frame, "segments": [s.index for s in g.segments],
+                            **{k: v for k, v in g.path.describe().items() if k not in ("keys",)}}
+                           for g in self.groups],
+                "titles": [list(t) for t in self.titles]}
+
+
+def shape_of(opts: RenderOptions) -> tuple:
+    return tuple(getattr(opts, f) for f in SHAPE_FIELDS)
+
+
+def group_segments(segments: list[Segment]) -> list[list[Segment]]:
+    """Runs of adjacent segments with the same path shape (each run becomes one path)."""
+    groups: list[list[Segment]] = []
+    for seg in segments:
+        if groups and shape_of(groups[-1][-1].options) == shape_of(seg.options):
+            groups[-1].append(seg)
+        else:
+            groups.append([seg])
+    return groups
+
+
+def plan_reel(G, reel: Reel, workdir: str | None = None) -> ReelPath:
+    """Plan every group of segments for generator G and chain them into one ReelPath."""
+    from ..paths import NoiseSchedule, load_keys, plan_path, resolve_style
+
+    opts = reel.options
+    fps = float(opts.fps)
+    own_tmp = workdir is None
+    tmp = tempfile.mkdtemp(prefix="waifu-reel-") if own_tmp else workdir
+    try:
+        state: np.ndarray | None = None
+        state_label = None
+        planned: list[PlannedGroup] = []
+        titles: list[tuple[int, int, str]] = []
+        first_frame = 0
+        for gi, segs in enumerate(group_segments(reel.segments)):
+            head = segs[0].options
+            moving = list(resolve_style(G, head.style, head.layers).moving)
+            states, labels, durations = [], [], []
+            seg_key_counts = []
+            for seg in segs:
+                where = f"segment {seg.index + 1} of '{reel.path}'"
+                keys = load_keys(G, seg.options.keys, seg.options.shuffle_seed, opts.class_idx)
+                if state is None:                       # the reel's first key: the whole w of key 0
+                    state, state_label = keys[0].w.copy(), keys[0].label
+                    keys = keys[1:]
+                    states.append(state.copy())
+                    labels.append(state_label)
+                else:
+                    if not states:                     # a new group starts from where the reel is
+                        states.append(state.copy())
+                        labels.append(state_label)
+                    if keys and keys[0].label == state_label:
+                        keys = keys[1:]                # the previous segment's last key, repeated: drop it
+                if not keys:
+                    raise WaifuError(f"{where} has no key to travel to; give it at least one new key")
+                for k in keys:
+                    state = _with(state, k.w, moving)
+                    states.append(state.copy())
+                    labels.append(k.label)
+                    state_label = k.label
+                n = len(keys)
+                seg_key_counts.append(n)
+                durations.extend(_segment_durations(seg, n, where))
+            key_file = os.path.join(tmp, f"reel-group-{gi}.npy")
+            np.save(key_file, np.stack(states).astype(np.float32))
+            even = head.pace == "even"
+            gopts = dataclasses.replace(
+                head, keys=[key_file], shuffle_seed=None, base=None, loop=False, space="w",
+                durations=None if even else durations, frames=None,
+                seconds=float(np.mean(durations)) if even else head.seconds,
+                psi=opts.psi, psi_end=None, cutoff=opts.cutoff, noise="const", fps=fps, class_idx=opts.class_idx)
+            path = plan_path(G, gopts)
+            path.key_labels = labels
+            # where each segment starts: its first key's frame (key index = keys before it)
+            starts, k = [], 0
+            for n in seg_key_counts:
+                starts.append(first_frame + int(path.key_frames[k]))
+                k += n
+            for seg, start in zip(segs, starts):
+                if seg.title:
+                    titles.append((start, max(1, int(round(seg.title_seconds * fps))), seg.title))
+            planned.append(PlannedGroup(segments=segs, path=path, first_frame=first_frame, segment_starts=starts,
+                                        end_state=state.copy()))
+            first_frame += path.num_frames - 1
+        total = planned[-1].first_frame + planned[-1].path.num_frames
+        noise = NoiseSchedule(opts.noise, opts.noise_seed, G.noise_shapes, fps, total, False, float(opts.noise_drift))
+        return ReelPath(planned, noise, fps, titles)
+    finally:
+        if own_tmp:
+            for name in os.listdir(tmp):
+                os.unlink(os.path.join(tmp, name))
+            os.rmdir(tmp)
+
+
+def _with(state: np.ndarray, w: np.ndarray, moving: list[int]) -> np.ndarray:
+    out = state.copy()
+    out[moving] = w[moving]
+    return out
+
+
+def _segment_durations(seg: Segment, transitions: int, where: str) -> list[float]:
+    o = seg.options
+    if seg.duration is not None:
+        return [seg.duration / transitions] * transitions
+    if o.durations is not None:
+        if len(o.durations) != transitions:
+            raise WaifuError(f"{where} gives {len(o.durations)} durations for {transitions} transitions; "
+                             f"give one per transition")
+        return [float(d) for d in o.durations]
+    if o.frames is not None:
+        return [int(o.frames) / float(o.fps)] * transitions
+    return [float(o.seconds)] * transitions
+
+
+# --- titles ------------------------------------------------------------------------------------------
+def draw_title(frame: np.ndarray, text: str, opacity: float = 1.0) -> np.ndarray:
+    """A title in a translucent band across the lower third of an HxWx3 uint8 frame (drawn with PIL)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    h, w = frame.shape[:2]
+    img = Image.fromarray(frame).convert("RGBA")
+    overlay = Image.new("RGBA", img.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    size = max(8, int(min(h, w) * 0.09))
+    try:
+        font = ImageFont.load_default(size=size)
+    except TypeError:                              # Pillow < 10.1: fixed-size bitmap font
+        font = ImageFont.load_default()
+    box = draw.textbbox((0, 0), text, font=font)
+    tw, th = box[2] - box[0], box[3] - box[1]
+    pad = max(2, size // 3)
+    band_top = int(h * 0.72) - th // 2 - pad
+    draw.rectangle([0, band_top, w, band_top + th + 2 * pad], fill=(0, 0, 0, int(140 * opacity)))
+    draw.text(((w - tw) // 2 - box[0], band_top + pad - box[1]), text, font=font,
+              fill=(255, 255, 255, int(255 * opacity)))
+    return np.asarray(Image.alpha_composite(img, overlay).convert("RGB"))
