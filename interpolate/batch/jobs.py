@@ -39,7 +39,6 @@ from ..errors import WaifuError
 from ..options import RenderOptions
 from . import presets as P
 
-JOB_KEYS = ("name", "preset")            # job-table keys that are not RenderOptions fields
 PATH_FIELDS = ("checkpoint", "output", "save_latents", "from_latents")
 W_SUFFIXES = (".npy", ".npz")
 
@@ -139,9 +138,10 @@ def _csv_rows(path: Path) -> list[dict]:
 
 def _split(table: dict, where: str) -> tuple[dict[str, Any], str | None, str | None]:
     """A job table -> (checked RenderOptions values, preset reference, name)."""
-    values = P.check_values(table, where, allow=JOB_KEYS)
-    preset, name = values.pop("preset", None), values.pop("name", None)
-    values.pop("description", None)
+    table = dict(table)
+    preset, name = table.pop("preset", None), table.pop("name", None)
+    table.pop("description", None)
+    values = P.check_values(table, where)
     if preset is not None and not isinstance(preset, str):
         raise WaifuError(f"'preset' in {where} must be a preset name or .toml path (a string), got {preset!r}")
     if name is not None and not isinstance(name, (str, int)):

@@ -173,19 +173,16 @@ _HINTS = typing.get_type_hints(RenderOptions)
 _FIELDS = RenderOptions.field_names()
 
 
-def check_values(data: dict[str, Any], source: str, *, allow: tuple[str, ...] = ()) -> dict[str, Any]:
+def check_values(data: dict[str, Any], source: str) -> dict[str, Any]:
     """Map TOML keys to RenderOptions fields and check each value's type.
 
     Unknown keys name the nearest valid key; a wrong type names the key, `source` and the expected type.
-    Keys in `allow` are passed through unchecked (the caller owns them). Returns field -> value.
+    Returns field -> value.
     """
     out: dict[str, Any] = {}
-    valid = sorted(set(_FIELDS) - {ENCODER_PRESET_FIELD}) + [ENCODER_PRESET_KEY, *META_KEYS, *allow]
+    valid = sorted(set(_FIELDS) - {ENCODER_PRESET_FIELD}) + [ENCODER_PRESET_KEY, *META_KEYS]
     for key, value in data.items():
         name = key.replace("-", "_")
-        if name in allow:
-            out[name] = value
-            continue
         if name == ENCODER_PRESET_KEY:
             name = ENCODER_PRESET_FIELD
         elif name == ENCODER_PRESET_FIELD or name not in _FIELDS:
@@ -278,3 +275,26 @@ def _toml_value(v) -> str:
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     raise TypeError(f"cannot write {type(v).__name__} as TOML")
 
+
+
+# --- showing ----------------------------------------------------------------------------------------
+def print_list(console) -> None:
+    """`waifu-morph presets`: one line per preset (name, description; origin when not shipped)."""
+    presets = list_presets()
+    width = max((len(p.name) for p in presets), default=0)
+    for p in presets:
+        origin = "" if p.origin == "shipped" else f"[dim]({p.origin})[/] "
+        console.print(f"[bold cyan]{p.name:<{width}}[/]  {origin}{p.description or '(no description)'}",
+                      soft_wrap=True, highlight=False)
+    console.print(f"[dim]show one: waifu-morph presets show NAME; use one: waifu-morph render --preset NAME; "
+                  f"add your own in {user_dir()}[/]", soft_wrap=True, highlight=False)
+
+
+def print_show(name: str, console) -> None:
+    """`waifu-morph presets show NAME`: where the preset lives, its file, and what it resolves to."""
+    preset = load(name)
+    console.print(f"[dim]# {preset.name} ({preset.origin}): {preset.path}[/]", highlight=False, soft_wrap=True)
+    console.print(preset.text().rstrip(), markup=False, highlight=False, soft_wrap=True)
+    if preset.base:
+        console.print(f"[dim]# resolved, with '{preset.base}' under it:[/]", highlight=False)
+        console.print(to_toml(resolve(name)).rstrip(), markup=False, highlight=False, soft_wrap=True)

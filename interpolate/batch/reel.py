@@ -41,7 +41,7 @@ import torch
 from ..errors import WaifuError
 from ..options import RenderOptions
 from . import presets as P
-from .jobs import absolute_paths
+from .jobs import _preset_ref, absolute_paths
 
 SEGMENT_FIELDS = ("keys", "shuffle_seed", "interp", "easing", "seconds", "frames", "durations", "hold", "pace",
                   "style", "layers", "stagger")
@@ -82,28 +82,29 @@ def load_reel(path: str | os.PathLike) -> Reel:
         raise WaifuError(f"reel file '{path}' has no segments; add [[segment]] tables with keys = \"3,17\"")
     base_dir = path.resolve().parent
     where = f"[reel] of '{path}'"
-    head_values = P.check_values(head, where, allow=("preset",))
-    reel_preset = head_values.pop("preset", None)
-    head_values.pop("description", None)
+    reel_preset = head.pop("preset", None)
+    head.pop("description", None)
+    head_values = P.check_values(head, where)
     opts = RenderOptions(output=str(Path(path.stem + ".mp4")))
     if reel_preset:
-        opts = opts.updated(P.resolve(str(reel_preset)), source=f"preset '{reel_preset}'")
+        opts = opts.updated(P.resolve(_preset_ref(str(reel_preset), base_dir)), source=f"preset '{reel_preset}'")
     opts = opts.updated(head_values, source=where)
     opts = dataclasses.replace(absolute_paths(opts, base_dir), loop=False, durations=None, psi_end=None,
                                base=None, from_latents=None, save_latents=None, space="auto")
     segments = []
     for i, row in enumerate(rows):
         where = f"segment {i + 1} of '{path}'"
-        values = P.check_values(row, where, allow=SEGMENT_EXTRA)
-        values.pop("description", None)
-        extra = {k: values.pop(k) for k in SEGMENT_EXTRA if k in values}
+        row = dict(row)
+        row.pop("description", None)
+        extra = {k: row.pop(k) for k in SEGMENT_EXTRA if k in row}
+        values = P.check_values(row, where)
         for key in values:
             if key not in SEGMENT_FIELDS:
                 raise WaifuError(f"'{key}' in {where} is reel-wide (a segment cannot change it without a jump); "
                                  f"move it to [reel]")
         seg_opts = opts
         if extra.get("preset"):
-            shape = {k: v for k, v in P.resolve(str(extra["preset"])).items() if k in SEGMENT_FIELDS}
+            shape = {k: v for k, v in P.resolve(_preset_ref(str(extra["preset"]), base_dir)).items() if k in SEGMENT_FIELDS}
             seg_opts = seg_opts.updated(shape, source=f"preset '{extra['preset']}'")
         seg_opts = absolute_paths(seg_opts.updated(values, source=where), base_dir)
         if not seg_opts.keys:

@@ -1,0 +1,165 @@
+"""Batch jobs: TOML/CSV parsing, layering, shards, resume checks, isolated failures, summary, CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from interpolate.batch import jobs as J
+from interpolate.batch import runner as R
+from interpolate.errors import WaifuError
+from interpolate.options import RenderOptions
+
+JOBS_TOML = """
+[defaults]
+checkpoint = "models/tiny.pt"
+preset = "discord-gif"
+seconds = 0.5
+
+[[job]]
+keys = "3,17,42"
+output = "out/a.gif"
+
+[[job]]
+name = "vertical"
+keys = [5, 6]
+preset = "reel-vertical"
+output = "out/b.mp4"
+fps = 12
+
+[[job]]
+keys = "7,8"
+output = "/abs/c.gif"
+x264_preset = "slow"
+"""
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_toml_jobs_layer_presets_defaults_and_job_values(tmp_path):
+    jobs = J.load_jobs(write(tmp_path / "jobs.toml", JOBS_TOML))
+    assert [j.index for j in jobs] == [0, 1, 2]
+    a, b, c = (j.options for j in jobs)
+    assert a.max_size == "10MB" and a.size == "512x512" and a.seconds == 0.5 and a.keys == ["3,17,42"]
+    assert a.output == str(tmp_path / "out/a.gif") and a.checkpoint == str(tmp_path / "models/tiny.pt")
+    assert jobs[0].name == "a.gif" and jobs[1].name == "vertical"
+    assert b.size == "1080x1920" and b.fps == 12.0 and b.max_size == "10MB" and b.keys == ["5", "6"]
+    assert c.output == "/abs/c.gif" and c.preset == "slow"
+
+
+def test_csv_jobs_convert_cells_by_field_type(tmp_path):
+    f = write(tmp_path / "jobs.csv", 'keys,output,seconds,loop,frames,durations,preset\n'
+                                     '"3,17",a.gif,1.5,true,,,\n'
+                                     '5 6 7,b.webp,,no,4,"0.5,1",x-gif\n')
+    a, b = J.load_jobs(f)
+    assert a.options.keys == ["3,17"] and a.options.seconds == 1.5 and a.options.loop is True and a.options.frames is None
+    assert b.options.keys == ["5 6 7"] and b.options.loop is False and b.options.frames == 4
+    assert b.options.durations == [0.5, 1.0] and b.options.max_size == "15MB" and b.options.output.endswith("b.webp")
+
+
+@pytest.mark.parametrize("name, text, match", [
+    ("j.toml", "[[job]]\nkeys = '1,2'\n", r"job 1 of '.*j.toml' has no 'output'"),
+    ("j.toml", "[[job]]\nkeys = '1,2'\noutput = 'a.gif'\nstlye = 'fine'\n", r"unknown key 'stlye' in job 1 .*did you mean 'style'"),
+    ("j.toml", "[[job]]\noutput = 'a.gif'\nfps = 'fast'\n", r"'fps' in job 1 of '.*j.toml' must be a number"),
+    ("j.toml", "[[job]]\noutput = 'a.gif'\n[[job]]\noutput = 'a.gif'\n", r"job 2 .* and job 1 .* both write"),
+    ("j.toml", "[[job]]\noutput = 'a.gif'\npreset = 'nope'\n", r"unknown preset 'nope'; .*available: cascade"),
+    ("j.toml", "[job]\noutput = 'a.gif'\n", r"must be tables"),
+    ("j.toml", "[defaults]\nfps = 3\n", r"has no jobs"),
+    ("j.toml", "[[jobz]]\n", r"unknown top-level key"),
+    ("j.csv", "output,fps\na.gif,x\n", r"'fps' in line 2 of '.*j.csv' must be a number, got 'x'"),
+    ("j.csv", "output,loop\na.gif,maybe\n", r"'loop' in line 2 .* must be true or false"),
+    ("j.csv", "output\na.gif,b\n", r"line 2 .* more cells than the header"),
+    ("j.json", "{}", r"must be .toml or .csv"),
+])
+def test_bad_job_files_are_one_line_errors(tmp_path, name, text, match):
+    with pytest.raises(WaifuError, match=match):
+        J.load_jobs(write(tmp_path / name, text))
+
+
+def test_shards_partition_jobs_by_file_position():
+    jobs = [J.Job(index=i, name=str(i), options=RenderOptions(output=f"{i}.gif")) for i in range(10)]
+    parts = [J.shard(jobs, J.parse_shard(f"{i}/3")) for i in range(3)]
+    assert [[j.index for j in p] for p in parts] == [[0, 3, 6, 9], [1, 4, 7], [2, 5, 8]]
+    assert J.shard(jobs, J.parse_shard(None)) == jobs
+    for bad in ("3/3", "1", "a/b", "-1/2", "0/0"):
+        with pytest.raises(WaifuError, match="--shard"):
+            J.parse_shard(bad)
+
+
+def test_checkpoint_groups_keep_first_appearance_order():
+    jobs = [J.Job(index=i, name=str(i), options=RenderOptions(output=f"{i}", checkpoint=c))
+            for i, c in enumerate(["a", "b", "a", None, "b"])]
+    assert [(c, [j.index for j in g]) for c, g in J.by_checkpoint(jobs)] == [("a", [0, 2]), ("b", [1, 4]), (None, [3])]
+
+
+# --- the runner with a stand-in model and renderer ---------------------------------------------------
+class Recorder:
+    """A renderer stand-in: writes the output via temp + rename and a sidecar, or fails on key 'boom'."""
+
+    def __init__(self):
+        self.loads, self.renders = [], []
+
+    def load(self, checkpoint, device):
+        self.loads.append(checkpoint)
+        if checkpoint and checkpoint.endswith("broken.pt"):
+            raise WaifuError(f"'{checkpoint}' is not a checkpoint")
+        return object()
+
+    def render(self, G, opts, on_frames):
+        self.renders.append(opts.output)
+        if "boom" in opts.keys:
+            raise WaifuError("no keyframes given; pass seeds")
+        on_frames(3, 5)
+        on_frames(2)
+        tmp = opts.output + ".part"
+        Path(tmp).write_bytes(b"x" * 100)
+        os.replace(tmp, opts.output)
+        Path(opts.output + ".json").write_text(json.dumps({"options": opts.to_dict()}))
+        return 5
+
+
+def test_runner_loads_each_checkpoint_once_isolates_failures_and_resumes(tmp_path):
+    f = write(tmp_path / "jobs.toml", "\n".join(
+        f"[[job]]\ncheckpoint = '{ck}'\nkeys = '{k}'\noutput = 'out/{i}.gif'\n"
+        for i, (ck, k) in enumerate([("m1.pt", "1,2"), ("m2.pt", "3,4"), ("m1.pt", "boom"), ("broken.pt", "5,6"),
+                                     ("m1.pt", "7,8")])))
+    rec = Recorder()
+    results = R.run_jobs(J.load_jobs(f), load=rec.load, render=rec.render, quiet=True)
+    assert [r.status for r in results] == ["done", "done", "failed", "failed", "done"]
+    assert [Path(p).name for p in rec.loads] == ["m1.pt", "m2.pt", "broken.pt"]
+    assert results[2].reason == "no keyframes given; pass seeds" and "is not a checkpoint" in results[3].reason
+    assert results[0].frames == 5 and results[0].size == 100
+    assert not any(p.name.endswith(".part") for p in (tmp_path / "out").iterdir())
+
+    rec2 = Recorder()                                    # a re-run renders nothing new
+    again = R.run_jobs(J.load_jobs(f), load=rec2.load, render=rec2.render, quiet=True)
+    assert [r.status for r in again] == ["skipped", "skipped", "failed", "failed", "skipped"]
+    assert [Path(p).name for p in rec2.loads] == ["m1.pt", "broken.pt"] and len(rec2.renders) == 1
+
+    table = R.summary_table(again)
+    console = Console(record=True, width=200)
+    console.print(table)
+    text = console.export_text()
+    assert "0 rendered, 3 skipped, 2 failed" in text and "no keyframes given" in text
+
+
+def test_changed_options_are_not_skipped_nor_silently_replaced(tmp_path):
+    f = write(tmp_path / "jobs.toml", "[[job]]\nkeys = '1,2'\noutput = 'a.gif'\n")
+    rec = Recorder()
+    R.run_jobs(J.load_jobs(f), load=rec.load, render=rec.render, quiet=True)
+    write(f, "[[job]]\nkeys = '1,3'\noutput = 'a.gif'\n")
+    (r,) = R.run_jobs(J.load_jobs(f), load=rec.load, render=rec.render, quiet=True)
+    assert r.status == "failed" and "exists from other options (keys differ)" in r.reason
+    (r,) = R.run_jobs(J.load_jobs(f), load=rec.load, render=rec.render, quiet=True, overwrite=True)
+    assert r.status == "done" and json.loads((tmp_path / "a.gif.json").read_text())["options"]["keys"] == ["1,3"]
+    os.unlink(tmp_path / "a.gif.json")                  # an output without its sidecar cannot be trusted
+    (r,) = R.run_jobs(J.load_jobs(f), load=rec.load, render=rec.render, quiet=True)
+    assert r.status == "failed" and "without its sidecar" in r.reason
