@@ -358,3 +358,38 @@ def draw_title(frame: np.ndarray, text: str, opacity: float = 1.0) -> np.ndarray
     draw.text(((w - tw) // 2 - box[0], band_top + pad - box[1]), text, font=font,
               fill=(255, 255, 255, int(255 * opacity)))
     return np.asarray(Image.alpha_composite(img, overlay).convert("RGB"))
+
+
+# --- the `reel` command -----------------------------------------------------------------------------
+def title_hook(path: ReelPath):
+    """A frame hook for the renderer: (frame index, HxWx3 uint8) -> the frame with its title drawn."""
+    def hook(index: int, frame: np.ndarray) -> np.ndarray:
+        shown = path.title_at(index)
+        return frame if shown is None else draw_title(frame, *shown)
+    return hook if path.titles else None
+
+
+def render_reel(G, reel: Reel, on_frames=None) -> int:
+    """Plan and render a reel with a loaded generator; returns the number of frames written."""
+    from . import render_api
+
+    path = plan_reel(G, reel)
+    return render_api.render_path(G, path, reel.options, on_frames, frame_hook=title_hook(path))
+
+
+def render_reel_file(reel_file, *, output: str | None = None, overwrite: bool = False, device: str | None = None,
+                     quiet: bool = False, console=None) -> int:
+    """`waifu-morph reel REEL.toml`: load the reel, its checkpoint once, and render it in one pass."""
+    from . import render_api
+
+    reel = load_reel(reel_file)
+    changes: dict = {"quiet": quiet}
+    if output is not None:
+        changes["output"] = output
+    if overwrite:
+        changes["overwrite"] = True
+    if device is not None:
+        changes["device"] = device
+    reel.options = reel.options.updated(changes)
+    G = render_api.load_model(reel.options.checkpoint, reel.options.device)
+    return render_reel(G, reel)
