@@ -1,0 +1,135 @@
+"""StyleGAN2 discriminator, 'resnet' architecture (Karras et al. 2020, config E/F), unconditional.
+
+  block (res > 4)  [fromRGB 1x1 at the top block] -> conv0 3x3 -> conv1 3x3, x1/2 through the
+                   [1,3,3,1] low-pass filter; skip: 1x1 x1/2; out = (skip + main) * sqrt(1/2)
+  epilogue (4x4)   minibatch standard deviation (groups of `mbstd_group_size`, `mbstd_num_channels`
+                   extra feature maps) -> conv 3x3 -> dense (C*16 -> C) -> dense (C -> 1) = logit
+
+Layers are equalized (weights drawn N(0, 1) and scaled by 1/sqrt(fan_in) at run time) with lrelu
+times sqrt(2). Parameter names follow the official `D.state_dict()` (b64.fromrgb.weight, ...,
+b4.out.bias). Used only for training; the shipped checkpoint holds the generator alone.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ..networks import ops
+from ..networks.stylegan2 import FullyConnectedLayer
+
+
+class DownConv2dLayer(nn.Module):
+    """Equalized convolution, optionally x1/2 through a low-pass filter, then bias and activation."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True,
+                 activation: str = "linear", down: int = 1, resample_filter: Sequence[float] = (1, 3, 3, 1),
+                 conv_clamp: float | None = None):
+        super().__init__()
+        self.in_channels, self.out_channels, self.activation = in_channels, out_channels, activation
+        self.down, self.conv_clamp, self.padding = down, conv_clamp, kernel_size // 2
+        self.register_buffer("resample_filter", ops.setup_filter(list(resample_filter)))
+        self.weight_gain = 1 / math.sqrt(in_channels * kernel_size ** 2)
+        self.act_gain = ops.ACTIVATIONS[activation].def_gain
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+
+    def forward(self, x: torch.Tensor, gain: float = 1) -> torch.Tensor:
+        assert x.ndim == 4 and x.shape[1] == self.in_channels, (x.shape, self.in_channels)
+        w = (self.weight * self.weight_gain).to(x.dtype)
+        x = ops.conv2d_resample(x, w, self.resample_filter, down=self.down, padding=self.padding)
+        clamp = None if self.conv_clamp is None else self.conv_clamp * gain
+        return ops.bias_act(x, self.bias, act=self.activation, gain=self.act_gain * gain, clamp=clamp)
+
+
+class DiscriminatorBlock(nn.Module):
+    """One resolution of the resnet discriminator: [N, C_in, R, R] -> [N, C_out, R/2, R/2]."""
+
+    def __init__(self, in_channels: int, tmp_channels: int, out_channels: int, resolution: int,
+                 img_channels: int, conv_clamp: float | None = None):
+        super().__init__()
+        self.in_channels, self.resolution, self.img_channels = in_channels, resolution, img_channels
+        if in_channels == 0:
+            self.fromrgb = DownConv2dLayer(img_channels, tmp_channels, 1, activation="lrelu", conv_clamp=conv_clamp)
+        self.conv0 = DownConv2dLayer(tmp_channels, tmp_channels, 3, activation="lrelu", conv_clamp=conv_clamp)
+        self.conv1 = DownConv2dLayer(tmp_channels, out_channels, 3, activation="lrelu", down=2, conv_clamp=conv_clamp)
+        self.skip = DownConv2dLayer(tmp_channels, out_channels, 1, bias=False, down=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        r = self.resolution
+        if self.in_channels == 0:
+            assert x.shape[1:] == (self.img_channels, r, r), x.shape
+            x = self.fromrgb(x)
+        y = self.skip(x, gain=math.sqrt(0.5))
+        x = self.conv1(self.conv0(x), gain=math.sqrt(0.5))
+        return y.add_(x)
+
+
+class MinibatchStdLayer(nn.Module):
+    """Append the mean standard deviation over groups of samples as `num_channels` feature maps."""
+
+    def __init__(self, group_size: int, num_channels: int = 1):
+        super().__init__()
+        self.group_size, self.num_channels = group_size, num_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        g = min(self.group_size, n)
+        assert n % g == 0, f"batch {n} must be a multiple of the minibatch-std group {g}"
+        f = self.num_channels
+        y = x.reshape(g, -1, f, c // f, h, w)
+        y = (y - y.mean(dim=0)).square().mean(dim=0)
+        y = (y + 1e-8).sqrt().mean(dim=[2, 3, 4])        # [N/G, F]
+        y = y.reshape(-1, f, 1, 1).repeat(g, 1, h, w)    # [N, F, H, W]
+        return torch.cat([x, y], dim=1)
+
+
+class DiscriminatorEpilogue(nn.Module):
+    """4x4 features -> one logit per image."""
+
+    def __init__(self, in_channels: int, resolution: int = 4, mbstd_group_size: int = 4, mbstd_num_channels: int = 1,
+                 conv_clamp: float | None = None):
+        super().__init__()
+        self.in_channels, self.resolution = in_channels, resolution
+        self.mbstd = MinibatchStdLayer(mbstd_group_size, mbstd_num_channels) if mbstd_num_channels > 0 else None
+        self.conv = DownConv2dLayer(in_channels + mbstd_num_channels, in_channels, 3, activation="lrelu",
+                                    conv_clamp=conv_clamp)
+        self.fc = FullyConnectedLayer(in_channels * resolution ** 2, in_channels, activation="lrelu")
+        self.out = FullyConnectedLayer(in_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        assert x.shape[1:] == (self.in_channels, self.resolution, self.resolution), x.shape
+        if self.mbstd is not None:
+            x = self.mbstd(x)
+        x = self.conv(x)
+        return self.out(self.fc(x.flatten(1)))
+
+
+class Discriminator(nn.Module):
+    """images [N, C, R, R] in [-1, 1] -> logits [N, 1]."""
+
+    def __init__(self, img_resolution: int, img_channels: int = 3, channel_base: int = 32768, channel_max: int = 512,
+                 mbstd_group_size: int = 4, mbstd_num_channels: int = 1, conv_clamp: float | None = None):
+        super().__init__()
+        log2 = int(math.log2(img_resolution))
+        assert img_resolution >= 8 and img_resolution == 2 ** log2, img_resolution
+        self.img_resolution, self.img_channels = img_resolution, img_channels
+        self.block_resolutions = [2 ** i for i in range(log2, 2, -1)]
+        channels = {res: min(channel_base // res, channel_max) for res in self.block_resolutions + [4]}
+        for res in self.block_resolutions:
+            in_channels = channels[res] if res < img_resolution else 0
+            setattr(self, f"b{res}", DiscriminatorBlock(in_channels, channels[res], channels[res // 2], res,
+                                                        img_channels, conv_clamp=conv_clamp))
+        self.b4 = DiscriminatorEpilogue(channels[4], mbstd_group_size=mbstd_group_size,
+                                        mbstd_num_channels=mbstd_num_channels, conv_clamp=conv_clamp)
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        r = self.img_resolution
+        assert img.ndim == 4 and img.shape[1:] == (self.img_channels, r, r), img.shape
+        x = img.to(torch.float32)
+        for res in self.block_resolutions:
+            x = getattr(self, f"b{res}")(x)
+        return self.b4(x)
