@@ -100,3 +100,32 @@ def test_toml_round_trip():
     import tomllib
     back = P.check_values(tomllib.loads(P.to_toml(values)), "test")
     assert back == values
+
+
+def test_cli_lists_one_line_each_and_shows_one(user_folder):
+    from typer.testing import CliRunner
+
+    from interpolate.cli import app
+
+    runner = CliRunner()
+    out = runner.invoke(app, ["presets"])
+    assert out.exit_code == 0, out.output
+    lines = [ln for ln in out.output.splitlines() if ln.split() and ln.split()[0] in SHIPPED]
+    assert [ln.split()[0] for ln in lines] == list(SHIPPED)
+    shown = runner.invoke(app, ["presets", "show", "x-gif"])
+    assert shown.exit_code == 0 and 'max_size = "15MB"' in shown.output and "x-gif.toml" in shown.output
+    user_folder.mkdir()
+    (user_folder / "tiny.toml").write_text('description = "tiny"\npreset = "x-gif"\nsize = "64x64"\n')
+    shown = runner.invoke(app, ["presets", "show", "tiny"])
+    assert shown.exit_code == 0 and 'size = "64x64"' in shown.output and 'max_size = "15MB"' in shown.output
+    assert "(user)" in runner.invoke(app, ["presets"]).output
+
+
+def test_cli_unknown_preset_is_one_line_exit_2(capsys):
+    from interpolate.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["presets", "show", "nope"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "unknown preset 'nope'" in err and "x-gif" in err

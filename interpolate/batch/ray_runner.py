@@ -67,8 +67,12 @@ def plan_workers(resources: dict, num_jobs: int) -> tuple[int, dict]:
 
 
 def run_jobs_on_ray(jobs: list[Job], *, address: str = "auto", overwrite: bool = False, device: str | None = None,
-                    console: Console | None = None, quiet: bool = False, stats: list | None = None) -> list[JobResult]:
-    """Run `jobs` on the Ray cluster at `address` (reusing a Ray already initialised in this process)."""
+                    console: Console | None = None, quiet: bool = False, stats: list | None = None,
+                    worker_class: type = BatchWorker) -> list[JobResult]:
+    """Run `jobs` on the Ray cluster at `address` (reusing a Ray already initialised in this process).
+
+    `stats`, when given, receives each worker's {'pid', 'loads'}; `worker_class` lets tests swap the model.
+    """
     ray = _import_ray()
     console = console or Console(stderr=True)
     if not ray.is_initialized():
@@ -78,7 +82,7 @@ def run_jobs_on_ray(jobs: list[Job], *, address: str = "auto", overwrite: bool =
             raise WaifuError(f"cannot connect to Ray at '{address}' ({' '.join(str(err).split())[:160]}); "
                              f"start one with `ray start --head` or pass its address") from None
     count, actor_options = plan_workers(ray.cluster_resources(), len(jobs))
-    Worker = ray.remote(**actor_options)(BatchWorker)
+    Worker = ray.remote(**actor_options)(worker_class)
     workers = [Worker.remote(device) for _ in range(count)]
     from ray.util import ActorPool
 
