@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import typer
 
 from interpolate.batch import presets as P
 from interpolate.errors import WaifuError
@@ -129,3 +130,22 @@ def test_cli_unknown_preset_is_one_line_exit_2(capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "unknown preset 'nope'" in err and "x-gif" in err
+
+
+def test_typed_flags_override_the_preset_and_defaults_do_not():
+    from typer.testing import CliRunner
+
+    seen = {}
+    app = typer.Typer()
+
+    @app.command()
+    def render(ctx: typer.Context, preset: str = typer.Option(None), style: str = typer.Option("all"),
+               fps: float = typer.Option(30.0), seconds: float = typer.Option(2.0)) -> None:
+        flags = RenderOptions(style=style, fps=fps, seconds=seconds)
+        seen["opts"] = P.with_preset(RenderOptions(), preset, flags, P.typed_params(ctx) - {"preset"})
+
+    assert CliRunner().invoke(app, ["--preset", "x-gif", "--fps", "12", "--style", "all"]).exit_code == 0
+    opts = seen["opts"]
+    assert opts.fps == 12.0 and opts.style == "all" and opts.max_size == "15MB" and opts.output == "waifu-x.gif"
+    assert CliRunner().invoke(app, ["--preset", "pose-sweep"]).exit_code == 0
+    assert seen["opts"].style == "coarse" and seen["opts"].seconds == 2.0 and seen["opts"].hold == 0.25

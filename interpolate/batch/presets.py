@@ -298,3 +298,21 @@ def print_show(name: str, console) -> None:
     if preset.base:
         console.print(f"[dim]# resolved, with '{preset.base}' under it:[/]", highlight=False)
         console.print(to_toml(resolve(name)).rstrip(), markup=False, highlight=False, soft_wrap=True)
+
+
+# --- the command line: a preset under the flags the user actually typed -----------------------------
+def typed_params(ctx) -> set[str]:
+    """Names of the click parameters the user gave (command line or environment), not defaults."""
+    try:
+        from typer._click.core import ParameterSource      # typer >= 0.2x vendors click
+    except ImportError:
+        from click.core import ParameterSource
+
+    given = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT, ParameterSource.PROMPT)
+    return {name for name in ctx.params if ctx.get_parameter_source(name) in given}
+
+
+def with_preset(base: RenderOptions, preset: str | None, flags: RenderOptions, typed: set[str]) -> RenderOptions:
+    """`base` (defaults or a sidecar), then the preset, then only the fields whose flags were typed."""
+    opts = apply(base, preset)
+    return opts.updated({name: getattr(flags, name) for name in typed if name in _FIELDS})
