@@ -1,0 +1,1 @@
+"""Rendering: stills (render/stills.py) and videos."""

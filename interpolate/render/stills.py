@@ -1,0 +1,107 @@
+"""Still images: one PNG per seed, drawn as NVIDIA's gen_images.py draws them.
+
+z = RandomState(seed).randn(1, z_dim); ws = mapping(z, c, psi, cutoff); img = synthesis(ws, noise_mode);
+uint8 = (img * 127.5 + 128).clamp(0, 255) truncated, as the official tools. Seeds go through the
+network in batches; each PNG is written to a temporary name in the output folder, then renamed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import WaifuError
+from ..seeds import parse_seeds, z_from_seed
+
+NOISE_MODES = ("const", "random", "none")
+
+
+def to_uint8(img: torch.Tensor) -> np.ndarray:
+    """[N, C, H, W] about [-1, 1] -> uint8 [N, H, W, C], (x * 127.5 + 128).clamp(0, 255) truncated."""
+    return (img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu().numpy()
+
+
+def write_png(array: np.ndarray, path: Path) -> None:
+    """Write one HxWxC uint8 image atomically (temp file in the same folder, then rename)."""
+    from PIL import Image
+
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}.get(array.shape[2])
+    if mode is None:
+        raise WaifuError(f"cannot write a {array.shape[2]}-channel image as PNG")
+    img = Image.fromarray(array[:, :, 0] if mode == "L" else array, mode)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        img.save(tmp, format="PNG")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def seed_file_name(seed: int) -> str:
+    return f"seed{seed:04d}.png"
+
+
+@torch.no_grad()
+def render_seeds(G: torch.nn.Module, seeds: Sequence[int], psi: float = 1.0, cutoff: int | None = None,
+                 noise_mode: str = "const", class_idx: int | None = None, batch_size: int = 8):
+    """Yield (seed, uint8 HxWxC image) for each seed, synthesizing `batch_size` at a time."""
+    from ..paths.keys import class_vector
+
+    device = G.w_avg.device
+    for start in range(0, len(seeds), batch_size):
+        chunk = list(seeds[start:start + batch_size])
+        z = torch.from_numpy(np.concatenate([z_from_seed(s, G.z_dim) for s in chunk])).to(device, torch.float32)
+        c = class_vector(G, len(chunk), class_idx)
+        ws = G.mapping(z, c, truncation_psi=psi, truncation_cutoff=cutoff)
+        images = to_uint8(G.synthesis(ws, noise_mode=noise_mode))
+        yield from zip(chunk, images)
+
+
+def write_seed_images(checkpoint: str | Path, seeds: str | Sequence[int] = "0-7", psi: float = 1.0, cutoff: int | None = None,
+                      noise_mode: str = "const", outdir: str | Path = "out", device: str | None = "auto", quiet: bool = False,
+                      console: Any = None, class_idx: int | None = None, batch_size: int | None = None) -> list[Path]:
+    """Load `checkpoint` and write outdir/seedNNNN.png for each seed; returns the paths written."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ..device import pick_device
+    from ..loading import load_generator
+
+    if noise_mode not in NOISE_MODES:
+        raise WaifuError(f"--noise-mode {noise_mode!r} is not one of {', '.join(NOISE_MODES)}")
+    seed_list = parse_seeds(seeds)
+    if not seed_list:
+        raise WaifuError("no seeds given; pass e.g. --seeds 0-7")
+    dev = pick_device(device)
+    G = load_generator(checkpoint, device=dev)
+    if cutoff is None:
+        cutoff = getattr(G, "default_truncation_cutoff", None)
+    if cutoff is not None and not 0 < cutoff <= G.num_ws:
+        raise WaifuError(f"--cutoff {cutoff} is out of range; this model has {G.num_ws} ws (1-{G.num_ws})")
+    out = Path(outdir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WaifuError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
+    if batch_size is None:
+        batch_size = 8 if dev.type == "cpu" else 16
+    written: list[Path] = []
+    progress = Progress(TextColumn("[bold]images"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=console, disable=quiet, transient=False)
+    with progress:
+        task = progress.add_task("images", total=len(seed_list))
+        for seed, image in render_seeds(G, seed_list, psi, cutoff, noise_mode, class_idx, batch_size):
+            path = out / seed_file_name(seed)
+            try:
+                write_png(image, path)
+            except OSError as exc:
+                raise WaifuError(f"cannot write {path}: {exc.strerror or exc}") from None
+            written.append(path)
+            progress.advance(task)
+    if not quiet and console is not None:
+        console.print(f"wrote {len(written)} image(s) to {out}")
+    return written
