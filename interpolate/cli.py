@@ -208,6 +208,24 @@ def train_export(
     export_snapshot(snapshot, output, console)
 
 
+@train_app.command("check")
+def train_check(
+    model: Path = typer.Argument(..., help="Model file, e.g. checkpoints/chibi-64.pt."),
+    seeds: int = typer.Option(100, "--seeds", help="Generate seeds 0 .. N-1."),
+    reference: int = typer.Option(5000, "--reference", help="Compare with the first N data-set images."),
+    psi: float = typer.Option(1.0, "--psi", help="Truncation psi of the generated images."),
+    dataset_seed: int = typer.Option(0, "--dataset-seed", help="Seed of the data set the model was trained on."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Measure how close a model's images are to the data set, next to random weights and held-out data.
+
+    Example:  waifu-morph train check checkpoints/chibi-64.pt --seeds 100 --reference 5000
+    """
+    from .train.commands import print_check
+
+    print_check(model, seeds, reference, psi, dataset_seed, console, quiet=quiet)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: usage errors exit 2 (typer), WaifuError prints one line and exits 2."""
     try:

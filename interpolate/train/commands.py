@@ -97,3 +97,30 @@ def export_snapshot(snapshot: Path, output: Path, console: Console) -> None:
     trainer.export_model(output)
     size_mb = output.stat().st_size / 2 ** 20
     console.print(f"wrote {output} ({size_mb:.1f} MiB) from step {trainer.step_idx} ({trainer.nimg / 1000:.1f} kimg)")
+
+
+def print_check(model: Path, num_seeds: int, num_reference: int, psi: float, dataset_seed: int,
+                console: Console, quiet: bool = False) -> None:
+    """Nearest-neighbour distances of a model's images to the data set, next to the two baselines."""
+    from rich.table import Table
+
+    from .check import COMPARE_SIZE, check_model
+
+    if not Path(model).is_file():
+        raise WaifuError(f"no model file at {model}")
+    if quiet:
+        rows = check_model(model, num_seeds, num_reference, psi, dataset_seed)
+    else:
+        with Progress(TextColumn("drawing the reference data set"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console, transient=True) as bar:
+            task = bar.add_task("ref", total=num_reference)
+            rows = check_model(model, num_seeds, num_reference, psi, dataset_seed,
+                               progress=lambda done: bar.update(task, completed=done))
+    table = Table(title=f"{model}: distance to the nearest of {num_reference} data-set images "
+                        f"(mean |diff| on 0-255, {COMPARE_SIZE}x{COMPARE_SIZE}, {num_seeds} images)")
+    table.add_column("images")
+    table.add_column("mean", justify="right")
+    table.add_column("median", justify="right")
+    for row in rows:
+        table.add_row(row.name, f"{row.mean:.2f}", f"{row.median:.2f}")
+    Console().print(table)
