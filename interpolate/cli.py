@@ -226,6 +226,22 @@ def train_check(
     print_check(model, seeds, reference, psi, dataset_seed, console, quiet=quiet)
 
 
+@train_app.command("figures")
+def train_figures(
+    model: Path = typer.Argument(..., help="Model file, e.g. checkpoints/chibi-64.pt."),
+    outdir: Path = typer.Option(Path("checkpoints"), "--outdir", "-o", help="Folder for the PNGs."),
+    psi: float = typer.Option(0.7, "--psi", help="Truncation psi."),
+    scale: int = typer.Option(2, "--scale", help="Enlarge the PNGs this many times (nearest neighbour)."),
+) -> None:
+    """Draw the model card's pictures: a 4x4 seed grid, coarse/middle/fine 3-frame strips, the data set.
+
+    Example:  waifu-morph train figures checkpoints/chibi-64.pt -o checkpoints/
+    """
+    from .train.commands import write_figures
+
+    write_figures(model, outdir, psi, scale, console)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: usage errors exit 2 (typer), WaifuError prints one line and exits 2."""
     try:

@@ -199,3 +199,23 @@ def test_nearest_neighbour_check(tmp_path):
     assert names == ["trained model (psi 0.7)", "trained model (psi 1)", "random weights", "held-out data set"]
     held_out, random_weights = rows[3], rows[2]
     assert held_out.mean < random_weights.mean            # real images are nearer the data set than fog
+
+
+def test_card_figures(tmp_path):
+    from PIL import Image
+
+    from interpolate.paths.styles import style_groups
+    from interpolate.train.figures import style_strip, write_card_figures
+
+    G = tiny_trainer(tmp_path, resolution=64, channel_base=256).G   # fresh weights, 64 px: fine = 64 px layers
+    strip = style_strip(G, 1, 2, "fine", frames=3, psi=0.7)
+    assert strip.shape == (3, 64, 64, 3)
+    grid = write_card_figures(G, tmp_path / "card", "m", scale=1)
+    assert [p.name for p in grid] == ["m-grid.png", "m-coarse.png", "m-middle.png", "m-fine.png", "m-dataset.png"]
+    assert Image.open(grid[0]).size == (4 * 66 + 2, 4 * 66 + 2)
+    sheet = np.asarray(Image.open(grid[0]))
+    assert np.abs(sheet[2:66, 68:132].astype(int) - strip[0]).max() <= 1   # seed 1 = frame 0 of the strip
+    assert not np.array_equal(strip[0], strip[2])
+    coarse_only = style_strip(G, 1, 2, "coarse", frames=2, psi=0.7)
+    assert not np.array_equal(coarse_only[0], coarse_only[1])
+    assert style_groups(G)["fine"] == [8, 9]

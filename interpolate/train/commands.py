@@ -124,3 +124,15 @@ def print_check(model: Path, num_seeds: int, num_reference: int, psi: float, dat
     for row in rows:
         table.add_row(row.name, f"{row.mean:.2f}", f"{row.median:.2f}")
     Console().print(table)
+
+
+def write_figures(model: Path, outdir: Path, psi: float, scale: int, console: Console) -> None:
+    """The model card's pictures of `model`, into `outdir`."""
+    from .check import load_model
+    from .figures import write_card_figures
+
+    if not Path(model).is_file():
+        raise WaifuError(f"no model file at {model}")
+    G, _, _ = load_model(model)
+    for path in write_card_figures(G, Path(outdir), Path(model).stem, psi=psi, scale=scale):
+        console.print(f"wrote {path}")
