@@ -180,6 +180,8 @@ def train_run(
     mixing: float = typer.Option(0.9, "--mixing", help="Style-mixing probability."),
     snapshot_minutes: float = typer.Option(5.0, "--snapshot-minutes", help="Minutes between snapshots."),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or mps."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Processes drawing the data set ahead (default: 0 on CPU, up to 8 on CUDA)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Log lines instead of a progress bar (for nohup runs)."),
 ) -> None:
     """Train (or resume) a StyleGAN2 on the chibi data set; writes a model waifu-morph renders directly.
@@ -188,7 +190,7 @@ def train_run(
     """
     from .train.commands import run_training
 
-    run_training(out, resume, quiet, console, kimg=kimg, resolution=resolution, batch=batch, seed=seed,
+    run_training(out, resume, quiet, console, device=device, workers=workers, kimg=kimg, resolution=resolution, batch=batch, seed=seed,
                  dataset_seed=dataset_seed, channel_base=channel_base, channel_max=channel_max, z_dim=z_dim,
                  w_dim=w_dim, map_layers=map_layers, g_lr=lr, d_lr=lr, r1_gamma=gamma, mixing_prob=mixing,
                  snapshot_minutes=snapshot_minutes, threads=threads)

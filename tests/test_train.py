@@ -219,3 +219,16 @@ def test_card_figures(tmp_path):
     coarse_only = style_strip(G, 1, 2, "coarse", frames=2, psi=0.7)
     assert not np.array_equal(coarse_only[0], coarse_only[1])
     assert style_groups(G)["fine"] == [8, 9]
+
+
+def test_worker_processes_draw_the_same_batches():
+    from interpolate.train.trainer import RealImages, real_batch
+
+    cfg = TrainConfig(**TINY)
+    reals = RealImages(cfg, workers=1, prefetch=2)
+    try:
+        for step in (0, 1, 3):
+            assert torch.equal(reals.get(step), real_batch(cfg, step))
+        assert min(reals.pending) > 3
+    finally:
+        reals.close()

@@ -48,18 +48,23 @@ def _save_png(img, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def run_training(out: Path, resume: Path | None, quiet: bool, console: Console, **config: Any) -> Path:
+def run_training(out: Path, resume: Path | None, quiet: bool, console: Console, device: str = "auto",
+                 workers: int | None = None, **config: Any) -> Path:
     """Start (or resume) a run in `out`; returns the path of the exported model."""
+    from ..device import pick_device
     from .trainer import TrainConfig, Trainer, train
 
+    dev = pick_device(device)
+    if workers is None:   # on a GPU, drawing the data set on the training process would be the bottleneck
+        workers = min(8, max((os.cpu_count() or 1) - 1, 0)) if dev.type == "cuda" else 0
     if resume is not None:
-        trainer = Trainer.resume(resume, outdir=out, kimg=config.get("kimg"),
+        trainer = Trainer.resume(resume, outdir=out, device=str(dev), workers=workers, kimg=config.get("kimg"),
                                  snapshot_minutes=config.get("snapshot_minutes"), threads=config.get("threads"))
     else:
         if (out / "snapshot.pt").exists():
             raise WaifuError(f"{out} already holds a run; continue it with --resume {out / 'snapshot.pt'} "
                              "or pick another --out")
-        trainer = Trainer(TrainConfig(**config), outdir=out)
+        trainer = Trainer(TrainConfig(**config), outdir=out, device=str(dev), workers=workers)
     cfg = trainer.cfg
     total = -(-int(cfg.kimg * 1000) // cfg.batch)
 
@@ -70,7 +75,7 @@ def run_training(out: Path, resume: Path | None, quiet: bool, console: Console, 
         else:
             console.log(line)
 
-    log(f"run {out}: {cfg.resolution}px, batch {cfg.batch}, {cfg.kimg} kimg = {total} steps, "
+    log(f"run {out} on {dev} ({workers} data workers): {cfg.resolution}px, batch {cfg.batch}, {cfg.kimg} kimg = {total} steps, "
         f"starting at step {trainer.step_idx}; G {sum(p.numel() for p in trainer.G.parameters()):,} params, "
         f"D {sum(p.numel() for p in trainer.D.parameters()):,} params")
     if quiet:

@@ -34,6 +34,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ..device import pick_device
 from ..errors import WaifuError
 from ..networks.stylegan2 import Generator
 from . import loss as L
@@ -104,8 +105,42 @@ class TrainConfig:
 
 def real_batch(cfg: TrainConfig, step: int) -> torch.Tensor:
     """The real images of `step`: [B, 3, R, R] float in [-1, 1]."""
-    imgs = chibi_images(cfg.dataset_seed, cfg.batch, cfg.resolution, start=step * cfg.batch)
+    return _to_float(chibi_images(cfg.dataset_seed, cfg.batch, cfg.resolution, start=step * cfg.batch))
+
+
+def _to_float(imgs: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(imgs).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+
+
+class RealImages:
+    """Real batches by step; with `workers` > 0, drawn ahead of time in worker processes (for GPUs,
+    where drawing on the training process would be the bottleneck)."""
+
+    def __init__(self, cfg: TrainConfig, workers: int = 0, prefetch: int = 8):
+        self.cfg, self.prefetch = cfg, prefetch
+        self.pool = None
+        if workers > 0:
+            import multiprocessing
+
+            self.pool = multiprocessing.get_context("spawn").Pool(workers)
+        self.pending: dict[int, Any] = {}
+
+    def get(self, step: int) -> torch.Tensor:
+        if self.pool is None:
+            return real_batch(self.cfg, step)
+        cfg = self.cfg
+        for s in range(step, step + self.prefetch):
+            if s not in self.pending:
+                self.pending[s] = self.pool.apply_async(chibi_images, (cfg.dataset_seed, cfg.batch, cfg.resolution,
+                                                                       s * cfg.batch))
+        for s in [s for s in self.pending if s < step]:
+            del self.pending[s]
+        return _to_float(self.pending.pop(step).get())
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool = None
 
 
 def to_uint8(img: torch.Tensor) -> np.ndarray:
@@ -146,14 +181,15 @@ class StepStats:
 class Trainer:
     """Owns G, D, G_ema and their optimizers; `step()` runs one training iteration."""
 
-    def __init__(self, cfg: TrainConfig, outdir: Path | None = None):
+    def __init__(self, cfg: TrainConfig, outdir: Path | None = None, device: str | None = None, workers: int = 0):
         self.cfg = cfg
         self.outdir = None if outdir is None else Path(outdir)
+        self.device = pick_device(device or "cpu")
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
-        self.G = Generator(**cfg.generator_kwargs())
-        self.D = Discriminator(**cfg.discriminator_kwargs())
+        self.G = Generator(**cfg.generator_kwargs()).to(self.device)
+        self.D = Discriminator(**cfg.discriminator_kwargs()).to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.G.mapping.w_avg.copy_(self._mean_w(self.G, 64))
         c = cfg.r1_interval / (cfg.r1_interval + 1)
@@ -162,12 +198,13 @@ class Trainer:
                                       betas=(cfg.betas[0] ** c, cfg.betas[1] ** c), eps=1e-8)
         self.step_idx = 0
         self.train_seconds = 0.0
-        self.sample_z = torch.from_numpy(np.random.RandomState(123).randn(16, cfg.z_dim)).float()
+        self.sample_z = torch.from_numpy(np.random.RandomState(123).randn(16, cfg.z_dim)).float().to(self.device)
+        self.reals = RealImages(cfg, workers)
 
     @staticmethod
     @torch.no_grad()
     def _mean_w(G: torch.nn.Module, n: int) -> torch.Tensor:
-        return G.mapping(torch.randn(n, G.z_dim))[:, 0].mean(dim=0)
+        return G.mapping(torch.randn(n, G.z_dim, device=G.w_avg.device))[:, 0].mean(dim=0)
 
     @property
     def nimg(self) -> int:
@@ -176,12 +213,12 @@ class Trainer:
     def step(self) -> StepStats:
         cfg, G, D = self.cfg, self.G, self.D
         stats = StepStats()
-        real = real_batch(cfg, self.step_idx)
+        real = self.reals.get(self.step_idx).to(self.device, non_blocking=True)
 
         # G: non-saturating loss through a frozen D.
         D.requires_grad_(False)
         G.requires_grad_(True)
-        ws = L.mixed_ws(G, torch.randn(cfg.batch, cfg.z_dim), cfg.mixing_prob)
+        ws = L.mixed_ws(G, torch.randn(cfg.batch, cfg.z_dim, device=self.device), cfg.mixing_prob)
         fake_logits = D(G.synthesis(ws, noise_mode="random"))
         g_loss = L.generator_loss(fake_logits)
         self.opt_G.zero_grad(set_to_none=True)
@@ -193,7 +230,8 @@ class Trainer:
         G.requires_grad_(False)
         D.requires_grad_(True)
         with torch.no_grad():
-            ws = L.mixed_ws(G, torch.randn(cfg.batch, cfg.z_dim), cfg.mixing_prob, update_w_avg_beta=cfg.w_avg_beta)
+            ws = L.mixed_ws(G, torch.randn(cfg.batch, cfg.z_dim, device=self.device), cfg.mixing_prob,
+                            update_w_avg_beta=cfg.w_avg_beta)
             fake = G.synthesis(ws, noise_mode="random")
         do_r1 = cfg.gamma > 0 and self.step_idx % cfg.r1_interval == 0
         real.requires_grad_(do_r1)
@@ -234,7 +272,8 @@ class Trainer:
         return {"format": SNAPSHOT_FORMAT, "version": 1, "config": self.cfg.to_dict(), "step": self.step_idx,
                 "train_seconds": self.train_seconds, "G": self.G.state_dict(), "D": self.D.state_dict(),
                 "G_ema": self.G_ema.state_dict(), "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
-                "torch_rng": torch.get_rng_state()}
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None}
 
     def save_snapshot(self, path: Path | None = None) -> Path:
         path = Path(path) if path is not None else self._require_outdir() / "snapshot.pt"
@@ -248,15 +287,19 @@ class Trainer:
         self.opt_G.load_state_dict(state["opt_G"])
         self.opt_D.load_state_dict(state["opt_D"])
         torch.set_rng_state(state["torch_rng"])
+        if self.device.type == "cuda" and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         self.step_idx = int(state["step"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
 
     @classmethod
-    def resume(cls, path: Path, outdir: Path | None = None, **overrides: Any) -> "Trainer":
+    def resume(cls, path: Path, outdir: Path | None = None, device: str | None = None, workers: int = 0,
+               **overrides: Any) -> "Trainer":
         """Continue a run from its snapshot; `overrides` may change e.g. kimg or snapshot_minutes."""
         state = load_snapshot(path)
         config = {**state["config"], **{k: v for k, v in overrides.items() if v is not None}}
-        trainer = cls(TrainConfig(**config), outdir=outdir if outdir is not None else Path(path).parent)
+        trainer = cls(TrainConfig(**config), outdir=outdir if outdir is not None else Path(path).parent,
+                      device=device, workers=workers)
         trainer.load_state(state)
         return trainer
 
@@ -267,14 +310,13 @@ class Trainer:
                             "seed": cfg.dataset_seed, "resolution": cfg.resolution},
                 "training": {**cfg.to_dict(), "step": self.step_idx, "kimg": self.nimg / 1000,
                              "train_seconds": round(self.train_seconds, 1), "torch": str(torch.__version__),
-                             "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-                             "threads": torch.get_num_threads()},
+                             "hardware": _hardware(self.device), "threads": torch.get_num_threads()},
                 "truncation_psi": 0.7}
 
     @torch.no_grad()
     def export_model(self, path: Path, w_avg_samples: int = 10000) -> Path:
         """Write G_ema as the native checkpoint; w_avg is re-measured on G_ema's own mapping."""
-        G = copy.deepcopy(self.G_ema)
+        G = copy.deepcopy(self.G_ema).cpu()
         if self.step_idx > 0:
             torch_state = torch.get_rng_state()
             torch.manual_seed(self.cfg.seed + 1)
@@ -306,6 +348,20 @@ class Trainer:
         self.sample_grid(out / "samples" / f"step{self.step_idx:07d}.png")
 
 
+def _hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU {cpu} ({os.cpu_count()} cores)"
+
+
 def load_snapshot(path: Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
@@ -329,30 +385,33 @@ def train(trainer: Trainer, progress: Callable[[Trainer, StepStats], None] | Non
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     last_snapshot = time.monotonic()
     window_t, window_steps = time.monotonic(), 0
-    with open(out / "stats.jsonl", "a") as stats_file:
-        while trainer.step_idx < total_steps:
-            t0 = time.monotonic()
-            stats = trainer.step()
-            trainer.train_seconds += time.monotonic() - t0
-            window_steps += 1
-            if progress is not None:
-                progress(trainer, stats)
-            if trainer.step_idx % cfg.log_every == 0 or trainer.step_idx == total_steps:
-                now = time.monotonic()
-                line = {"step": trainer.step_idx, "kimg": trainer.nimg / 1000,
-                        "sec_per_step": (now - window_t) / max(window_steps, 1),
-                        "train_hours": trainer.train_seconds / 3600, **dataclasses.asdict(stats)}
-                stats_file.write(json.dumps(line) + "\n")
-                stats_file.flush()
-                if log is not None:
-                    log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in line.items()))
-                window_t, window_steps = now, 0
-            if time.monotonic() - last_snapshot >= cfg.snapshot_minutes * 60:
-                trainer.checkpoint()
-                last_snapshot = time.monotonic()
-                if log is not None:
-                    log(f"snapshot at step {trainer.step_idx} -> {out}")
-    trainer.checkpoint()
+    try:
+        with open(out / "stats.jsonl", "a") as stats_file:
+            while trainer.step_idx < total_steps:
+                t0 = time.monotonic()
+                stats = trainer.step()
+                trainer.train_seconds += time.monotonic() - t0
+                window_steps += 1
+                if progress is not None:
+                    progress(trainer, stats)
+                if trainer.step_idx % cfg.log_every == 0 or trainer.step_idx == total_steps:
+                    now = time.monotonic()
+                    line = {"step": trainer.step_idx, "kimg": trainer.nimg / 1000,
+                            "sec_per_step": (now - window_t) / max(window_steps, 1),
+                            "train_hours": trainer.train_seconds / 3600, **dataclasses.asdict(stats)}
+                    stats_file.write(json.dumps(line) + "\n")
+                    stats_file.flush()
+                    if log is not None:
+                        log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in line.items()))
+                    window_t, window_steps = now, 0
+                if time.monotonic() - last_snapshot >= cfg.snapshot_minutes * 60:
+                    trainer.checkpoint()
+                    last_snapshot = time.monotonic()
+                    if log is not None:
+                        log(f"snapshot at step {trainer.step_idx} -> {out}")
+        trainer.checkpoint()
+    finally:
+        trainer.reals.close()
     if log is not None:
         log(f"done: step {trainer.step_idx}, {trainer.nimg / 1000:.1f} kimg, model {out / 'model.pt'}")
     return trainer
