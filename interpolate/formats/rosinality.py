@@ -6,7 +6,8 @@ allowed as plain data) and have no 'latent_avg'. The architecture is not stored:
 channel_multiplier are read from the tensor shapes. Every g_ema tensor is converted or checked (the
 fixed blur kernels must be the default [1, 3, 3, 1]); anything else is reported by name.
 
-The result is a stylegan2 'skip' generator with channel_base = 16384 * channel_multiplier,
+The result is a stylegan2 'skip' generator whose channel_base/channel_max reproduce the file's widths
+(16384 * channel_multiplier and 512 for rosinality's own configs),
 channel_max 512, no conv clamp, float32 (rosinality has neither clamp nor fp16).
 """
 
@@ -54,6 +55,18 @@ def _mapping_mean(fc: list[tuple[torch.Tensor, torch.Tensor]], z_dim: int, lr_mu
     return x.mean(dim=0).float()
 
 
+def _nvidia_channels(channels: dict[int, int]) -> tuple[int, int]:
+    """(channel_base, channel_max) with min(channel_base // res, channel_max) == channels[res] for all res."""
+    channel_max = max(channels.values())
+    below = [res for res in sorted(channels) if channels[res] < channel_max]
+    channel_base = channels[below[0]] * below[0] if below else channel_max * max(channels)
+    for res, c in channels.items():
+        if min(channel_base // res, channel_max) != c:
+            table = ", ".join(f"{r}: {n}" for r, n in sorted(channels.items()))
+            raise CheckpointError(f"the rosinality checkpoint's channel counts ({table}) do not follow StyleGAN2's rule (halving per resolution, capped); waifu-morph cannot map them (channel_multiplier 1 and 2 are supported)")
+    return channel_base, channel_max
+
+
 def convert(data: dict[str, Any]) -> CheckpointData:
     """rosinality checkpoint dict (or a bare g_ema state dict) -> CheckpointData (official SG2 names)."""
     src = data.get("g_ema", data) if "g_ema" in data else data
@@ -76,18 +89,15 @@ def convert(data: dict[str, Any]) -> CheckpointData:
     size = 2 ** (n_rgbs + 2)
     w_dim = int(src["style.1.weight"].shape[0])
     z_dim = int(src["style.1.weight"].shape[1])
-    log2 = n_rgbs + 2
-    c64 = int(src["convs.6.conv.weight"].shape[1]) if size >= 64 and "convs.6.conv.weight" in src else 512
-    cm = c64 / 256 if size >= 64 else 2
-    channel_base, channel_max = int(16384 * cm), 512
-    channels = {2 ** i: min(channel_base // 2 ** i, channel_max) for i in range(2, log2 + 1)}
     img_channels = int(src["to_rgb1.conv.weight"].shape[1])
-    for res in channels:  # rosinality: 512 up to 32 px, then 256*cm at 64 px, halving
-        want = 512 if res <= 32 else int(round(512 * cm / 2 ** (int(math.log2(res)) - 5)))
-        if want != channels[res]:
-            raise CheckpointError(f"the rosinality checkpoint's channel_multiplier {cm:g} does not map onto an NVIDIA StyleGAN2 (channels at {res} px: {want}); only multipliers up to 2 are supported")
-
-
+    channels = {4: int(src["input.input"].shape[1])}
+    for k in range(n_rgbs):
+        name = f"convs.{2 * k}.conv.weight"
+        if name not in src or src[name].ndim != 5:
+            raise CheckpointError(f"the rosinality checkpoint lacks g_ema tensor '{name}' (or it is not [1, O, I, 3, 3]); the file is incomplete")
+        channels[8 * 2 ** k] = int(src[name].shape[1])
+    channel_base, channel_max = _nvidia_channels(channels)
+    cm = channels[64] / 256 if 64 in channels else None
     out: dict[str, torch.Tensor] = {}
 
     def modconv(src_prefix: str, dst: str, cin: int, cout: int, k: int, noise: bool) -> None:
@@ -137,7 +147,7 @@ def convert(data: dict[str, Any]) -> CheckpointData:
         cin = z_dim if i == 0 else w_dim
         weight, bias = take(f"style.{i + 1}.weight", (w_dim, cin)), take(f"style.{i + 1}.bias", (w_dim,))
         fc.append((weight, bias))
-    meta: dict[str, Any] = {"channel_multiplier": cm, "n_mlp": n_mlp, "size": size}
+    meta: dict[str, Any] = {"channel_multiplier": cm, "n_mlp": n_mlp, "size": size, "channels": dict(channels)}
     latent_avg = data.get("latent_avg") if "g_ema" in data else None
     if isinstance(latent_avg, torch.Tensor):
         w_avg = latent_avg.detach().float().reshape(-1)
