@@ -70,19 +70,11 @@ def generate(G: torch.nn.Module, seeds: range, psi: float, batch: int = 25) -> n
 
 
 def load_model(path: Path) -> tuple[torch.nn.Module, str, dict]:
-    """(G, arch, init_kwargs) of a model file, through the project's loader when it is there."""
-    try:
-        from ..loading import load_generator
-    except ImportError:
-        load_generator = None
-    if load_generator is not None:
-        G = load_generator(path, device="cpu")
-        data = torch.load(path, map_location="cpu", weights_only=True)
-        return G.eval(), G.arch, dict(data.get("init_kwargs", {})) if isinstance(data, dict) else {}
-    data = torch.load(path, map_location="cpu", weights_only=True)
-    G = build(data["arch"], **data["init_kwargs"])
-    G.load_state_dict(data["state_dict"])
-    return G.eval(), data["arch"], data["init_kwargs"]
+    """(G, arch, init_kwargs) of a model file in any format waifu-morph reads."""
+    from ..loading import load_generator
+
+    G = load_generator(path, device="cpu")
+    return G, G.arch, dict(G.checkpoint_info.init_kwargs)
 
 
 def check_model(path: Path, num_seeds: int = 100, num_reference: int = 5000, psi: float = 1.0,

@@ -36,6 +36,7 @@ import torch
 
 from ..device import pick_device
 from ..errors import WaifuError
+from ..formats.native import save_native
 from ..networks.stylegan2 import Generator
 from . import loss as L
 from .dataset import chibi_images, contact_sheet
@@ -156,17 +157,8 @@ def _atomic_save(obj: Any, path: Path) -> None:
 
 
 def write_model(path: Path, G: torch.nn.Module, init_kwargs: dict[str, Any], meta: dict[str, Any]) -> None:
-    """Write the generator as a waifu-morph native checkpoint (interpolate.formats.native layout)."""
-    state = {k: v.detach().cpu().clone() for k, v in G.state_dict().items()}
-    try:
-        from ..formats.native import save_native
-    except ImportError:
-        save_native = None
-    if save_native is not None:
-        save_native(path, arch="stylegan2", init_kwargs=init_kwargs, state_dict=state, meta=meta)
-        return
-    _atomic_save({"format": "waifu-morph", "version": 1, "arch": "stylegan2", "init_kwargs": init_kwargs,
-                  "state_dict": state, "meta": meta}, Path(path))
+    """Write the generator as a waifu-morph native checkpoint (loadable with weights_only=True)."""
+    save_native(path, arch="stylegan2", init_kwargs=init_kwargs, state_dict=G.state_dict(), meta=meta)
 
 
 @dataclass
@@ -310,7 +302,7 @@ class Trainer:
                             "seed": cfg.dataset_seed, "resolution": cfg.resolution},
                 "training": {**cfg.to_dict(), "step": self.step_idx, "kimg": self.nimg / 1000,
                              "train_seconds": round(self.train_seconds, 1), "torch": str(torch.__version__),
-                             "hardware": _hardware(self.device), "threads": torch.get_num_threads()},
+                             "hardware": _hardware(self.device), "threads": cfg.threads or torch.get_num_threads()},
                 "truncation_psi": 0.7}
 
     @torch.no_grad()
