@@ -163,3 +163,101 @@ def test_changed_options_are_not_skipped_nor_silently_replaced(tmp_path):
     os.unlink(tmp_path / "a.gif.json")                  # an output without its sidecar cannot be trusted
     (r,) = R.run_jobs(J.load_jobs(f), load=rec.load, render=rec.render, quiet=True)
     assert r.status == "failed" and "without its sidecar" in r.reason
+
+
+# --- end to end: a tiny StyleGAN2 checkpoint, the real loader and renderer ----------------------------
+SHIPPED = ("cascade", "color-cycle", "discord-gif", "pose-sweep", "reel-vertical", "seed-tour", "x-gif")
+FAST = {"fps": 8.0, "seconds": 0.5, "hold": 0.0, "batch_size": 8}      # short clips
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    """A random 64-px StyleGAN2 (all three style groups present) saved in the native format."""
+    import torch
+
+    from interpolate.formats.native import save_native
+    from interpolate.networks import build
+
+    kwargs = dict(z_dim=16, w_dim=16, img_resolution=64, img_channels=3, mapping_kwargs={"num_layers": 2},
+                  channel_base=512, channel_max=16)
+    torch.manual_seed(0)
+    G = build("stylegan2", **kwargs)
+    return str(save_native(tmp_path_factory.mktemp("ckpt") / "tiny.pt", G, init_kwargs=kwargs))
+
+
+def decoded_frames(path: str) -> tuple[int, tuple[int, int]]:
+    """(frame count, (width, height)) of a rendered file, read back with imageio."""
+    import imageio.v2 as iio
+
+    with (iio.get_reader(path, format="FFMPEG") if path.endswith(".mp4") else iio.get_reader(path)) as reader:
+        frames = [frame for frame in reader]        # (not list(): the ffmpeg reader's length hint is inf)
+    return len(frames), (frames[0].shape[1], frames[0].shape[0])
+
+
+def preset_job(name: str, out: Path, checkpoint: str) -> str:
+    from interpolate.batch.presets import resolve
+
+    ext = Path(resolve(name).get("output", "x.mp4")).suffix
+    size = "36x64" if name == "reel-vertical" else "64x64"                # keep each preset's shape, small
+    fast = "\n".join(f"{k} = {v!r}" for k, v in FAST.items())
+    return (f"[[job]]\nname = '{name}'\npreset = '{name}'\ncheckpoint = '{checkpoint}'\nkeys = '1,2'\n"
+            f"output = '{out / (name + ext)}'\nsize = '{size}'\n{fast}\n")
+
+
+def test_batch_renders_every_shipped_preset_isolates_a_broken_job_and_resumes(tmp_path, tiny_checkpoint, capsys):
+    from interpolate.cli import main
+
+    out = tmp_path / "out"
+    broken = (f"[[job]]\nname = 'broken'\ncheckpoint = '{tiny_checkpoint}'\nkeys = '1,2'\nstyle = 'sideways'\n"
+              f"output = '{out / 'broken.gif'}'\n")
+    jobs = write(tmp_path / "jobs.toml", "".join(preset_job(n, out, tiny_checkpoint) for n in SHIPPED[:3]) + broken
+                 + "".join(preset_job(n, out, tiny_checkpoint) for n in SHIPPED[3:]))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["batch", str(jobs), "--quiet"])
+    assert exit_info.value.code == 1
+    captured = capsys.readouterr()
+    assert "7 rendered, 0 skipped, 1 failed" in captured.out
+    assert "failed job 3 (broken): unknown style 'sideways'" in captured.out
+    results = R.run_jobs(J.load_jobs(jobs), quiet=True)                    # a re-run renders nothing new
+    assert [r.status for r in results] == ["skipped"] * 3 + ["failed"] + ["skipped"] * 4
+    assert "unknown style 'sideways'" in results[3].reason and not (out / "broken.gif").exists()
+    for name in SHIPPED:
+        (path,) = [p for p in out.iterdir() if p.stem == name and not p.name.endswith(".json")]
+        count, size = decoded_frames(str(path))
+        loops = name == "color-cycle"
+        assert count == (2 * 4 if loops else 4 + 1), name                   # 0.5 s at 8 fps per transition
+        assert size == ((36, 64) if name == "reel-vertical" else (64, 64)), name
+        assert path.suffix == {"x-gif": ".gif", "discord-gif": ".gif", "reel-vertical": ".mp4"}.get(name, ".mp4")
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []          # no temp files left
+
+
+def test_shards_split_a_batch_between_processes(tmp_path, tiny_checkpoint):
+    from interpolate.batch.runner import run_batch_file
+
+    jobs = write(tmp_path / "jobs.csv", "keys,output,checkpoint,size,fps,seconds\n" + "".join(
+        f"\"{i},{i + 1}\",o{i}.gif,{tiny_checkpoint},32x32,8,0.25\n" for i in range(3)))
+    console = Console(record=True, width=200)
+    assert run_batch_file(jobs, shard="1/2", quiet=True, console=console) == 0
+    assert sorted(p.name for p in tmp_path.glob("o*.gif")) == ["o1.gif"]
+    assert run_batch_file(jobs, shard="0/2", quiet=True, console=console) == 0
+    assert sorted(p.name for p in tmp_path.glob("o*.gif")) == ["o0.gif", "o1.gif", "o2.gif"]
+
+
+def test_ray_runner_on_a_local_ray(tmp_path, tiny_checkpoint):
+    ray = pytest.importorskip("ray", reason="Ray is not installed (optional extra: pip install 'waifu-morph[ray]')")
+    from interpolate.batch.ray_runner import run_jobs_on_ray
+
+    jobs = write(tmp_path / "jobs.toml", "".join(
+        f"[[job]]\ncheckpoint = '{tiny_checkpoint}'\nkeys = '{k}'\noutput = 'r{i}.gif'\nsize = '32x32'\n"
+        f"fps = 8.0\nseconds = 0.25\n" for i, k in enumerate(["1,2", "3,4", "nope.npy", "5,6"])))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        stats: list = []
+        results = run_jobs_on_ray(J.load_jobs(jobs), address="auto", quiet=True, stats=stats)
+        assert [r.status for r in results] == ["done", "done", "failed", "done"]
+        assert "nope.npy' not found" in results[2].reason
+        assert all(s["loads"] <= 1 for s in stats) and sum(s["loads"] for s in stats) >= 1
+        again = run_jobs_on_ray(J.load_jobs(jobs), address="auto", quiet=True)
+        assert [r.status for r in again] == ["skipped", "skipped", "failed", "skipped"]
+    finally:
+        ray.shutdown()

@@ -181,7 +181,8 @@ def summary_table(results: list[JobResult]) -> Table:
     table = Table(title=f"batch: {counts['done']} rendered, {counts['skipped']} skipped, {counts['failed']} failed",
                   title_justify="left")
     for col, kw in (("#", {"justify": "right"}), ("job", {}), ("status", {}), ("frames", {"justify": "right"}),
-                    ("time", {"justify": "right"}), ("size", {"justify": "right"}), ("output / reason", {})):
+                    ("time", {"justify": "right"}), ("size", {"justify": "right"}),
+                    ("output / reason", {"overflow": "fold"})):
         table.add_column(col, **kw)
     style = {"done": "green", "skipped": "dim", "failed": "bold red"}
     for r in results:
@@ -192,7 +193,11 @@ def summary_table(results: list[JobResult]) -> Table:
 
 
 def print_summary(results: list[JobResult], console: Console) -> None:
+    """The table, then one unwrapped line per failed job (easy to grep in a cluster log)."""
     console.print(summary_table(results))
+    for r in results:
+        if r.failed:
+            console.print(f"[bold red]failed[/] job {r.index} ({r.name}): {r.reason}", soft_wrap=True, highlight=False)
 
 
 def _human(n: int) -> str:
@@ -220,5 +225,5 @@ def run_batch_file(jobs_file, *, shard: str | None = None, ray: str | None = Non
         results = run_jobs_on_ray(jobs, address=ray, overwrite=overwrite, device=device, console=console, quiet=quiet)
     else:
         results = run_jobs(jobs, console=console, quiet=quiet, overwrite=overwrite, device=device)
-    print_summary(results, Console() if not quiet else console)
+    print_summary(results, Console())            # the result goes to stdout, progress to stderr
     return 1 if any(r.failed for r in results) else 0
