@@ -154,3 +154,51 @@ def test_title_is_drawn_in_a_band_and_fades():
     band = full[int(64 * 0.6):int(64 * 0.85)]
     assert (band != 200).any() and np.array_equal(full[:20], frame[:20])
     assert np.abs(faint.astype(int) - 200).sum() < np.abs(full.astype(int) - 200).sum()
+
+
+# --- end to end: the `reel` command on a tiny StyleGAN2 ---------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    import torch
+
+    from interpolate.formats.native import save_native
+    from interpolate.networks import build
+
+    kwargs = dict(z_dim=16, w_dim=16, img_resolution=64, img_channels=3, mapping_kwargs={"num_layers": 2},
+                  channel_base=512, channel_max=16)
+    torch.manual_seed(0)
+    return str(save_native(tmp_path_factory.mktemp("ckpt") / "tiny.pt", build("stylegan2", **kwargs), init_kwargs=kwargs))
+
+
+def read_frames(path) -> np.ndarray:
+    import imageio.v2 as iio
+
+    with iio.get_reader(str(path)) as reader:
+        return np.stack([np.asarray(f)[..., :3] for f in reader]).astype(np.int16)
+
+
+def test_reel_command_renders_three_segments_into_one_video(tmp_path, tiny_checkpoint):
+    from interpolate.cli import main
+
+    text = REEL.replace("fps = 10", f"fps = 8\ncheckpoint = '{tiny_checkpoint}'\nsize = '64x64'").replace(
+        "duration = 1.0", "duration = 0.5").replace("seconds = 1.0", "seconds = 0.5")
+    text = text.replace('title = "Pose"', 'title = "Pose"\ntitle_seconds = 0.25').replace(
+        'title = "Colours"', 'title = "Colours"\ntitle_seconds = 0.25') + "seconds = 0.25\nhold = 0.0\n"
+    f = write(tmp_path, text)
+    G = __import__("interpolate.loading", fromlist=["x"]).load_generator(tiny_checkpoint, device="cpu")
+    planned = plan_reel(G, load_reel(f))
+    for name, body in (("titled.gif", text), ("plain.gif", text.replace('title = "Pose"', "").replace('title = "Colours"', ""))):
+        write(tmp_path, body, "r.toml")
+        with pytest.raises(SystemExit) as exit_info:
+            main(["reel", str(tmp_path / "r.toml"), "-o", str(tmp_path / name), "--quiet"])
+        assert exit_info.value.code in (0, None)
+    titled, plain = read_frames(tmp_path / "titled.gif"), read_frames(tmp_path / "plain.gif")
+    assert titled.shape == plain.shape == (planned.num_frames, 64, 64, 3)
+    diff = np.abs(titled - plain).mean(axis=(2, 3))              # per frame and row
+    band = slice(int(64 * 0.6), int(64 * 0.85))
+    with_title = [i for i in range(planned.num_frames) if planned.title_at(i)]
+    without = [i for i in range(planned.num_frames) if not planned.title_at(i)]
+    assert with_title and without
+    in_band, above = diff[with_title][:, band].mean(), diff[with_title][:, :band.start].mean()
+    assert in_band > 10 and in_band > 2 * above            # (GIF palettes differ a little everywhere)
+    assert diff[without].mean() < 3
