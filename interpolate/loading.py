@@ -50,6 +50,8 @@ def build_generator(data: CheckpointData) -> torch.nn.Module:
         G = networks.build(data.arch, **data.init_kwargs)
     except CheckpointError:
         raise
+    except ImportError as exc:
+        raise CheckpointError(f"this waifu-morph has no {data.arch} network yet ({exc}); update waifu-morph") from None
     except (TypeError, ValueError, AssertionError, KeyError) as exc:
         raise CheckpointError(f"cannot build the {data.arch} generator from the file's settings ({type(exc).__name__}: {exc}); the checkpoint's kwargs are not supported") from None
     load_state_strict(G, data.state_dict, data.arch)
