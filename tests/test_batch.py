@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -66,22 +67,36 @@ def test_csv_jobs_convert_cells_by_field_type(tmp_path):
 
 
 @pytest.mark.parametrize("name, text, match", [
-    ("j.toml", "[[job]]\nkeys = '1,2'\n", r"job 1 of '.*j.toml' has no 'output'"),
-    ("j.toml", "[[job]]\nkeys = '1,2'\noutput = 'a.gif'\nstlye = 'fine'\n", r"unknown key 'stlye' in job 1 .*did you mean 'style'"),
-    ("j.toml", "[[job]]\noutput = 'a.gif'\nfps = 'fast'\n", r"'fps' in job 1 of '.*j.toml' must be a number"),
     ("j.toml", "[[job]]\noutput = 'a.gif'\n[[job]]\noutput = 'a.gif'\n", r"job 2 .* and job 1 .* both write"),
-    ("j.toml", "[[job]]\noutput = 'a.gif'\npreset = 'nope'\n", r"unknown preset 'nope'; .*available: cascade"),
     ("j.toml", "[job]\noutput = 'a.gif'\n", r"must be tables"),
     ("j.toml", "[defaults]\nfps = 3\n", r"has no jobs"),
+    ("j.toml", "[defaults]\nfsp = 3\n[[job]]\noutput = 'a.gif'\n", r"unknown key 'fsp' in \[defaults\] .*'fps'"),
     ("j.toml", "[[jobz]]\n", r"unknown top-level key"),
-    ("j.csv", "output,fps\na.gif,x\n", r"'fps' in line 2 of '.*j.csv' must be a number, got 'x'"),
-    ("j.csv", "output,loop\na.gif,maybe\n", r"'loop' in line 2 .* must be true or false"),
+    ("j.toml", "[[job]\n", r"is not valid TOML"),
     ("j.csv", "output\na.gif,b\n", r"line 2 .* more cells than the header"),
     ("j.json", "{}", r"must be .toml or .csv"),
 ])
 def test_bad_job_files_are_one_line_errors(tmp_path, name, text, match):
     with pytest.raises(WaifuError, match=match):
         J.load_jobs(write(tmp_path / name, text))
+
+
+@pytest.mark.parametrize("name, text, match", [
+    ("j.toml", "[[job]]\nkeys = '1,2'\n", r"job 2 of '.*j.toml' has no 'output'"),
+    ("j.toml", "[[job]]\nkeys = '1,2'\noutput = 'a.gif'\nstlye = 'fine'\n", r"unknown key 'stlye' in job 2 .*did you mean 'style'"),
+    ("j.toml", "[[job]]\noutput = 'a.gif'\nfps = 'fast'\n", r"'fps' in job 2 of '.*j.toml' must be a number"),
+    ("j.toml", "[[job]]\noutput = 'a.gif'\npreset = 'nope'\n", r"unknown preset 'nope'; .*available: cascade"),
+    ("j.csv", "output,fps\nok.gif,3\na.gif,x\n", r"'fps' in line 3 of '.*j.csv' must be a number, got 'x'"),
+    ("j.csv", "output,loop\nok.gif,no\na.gif,maybe\n", r"'loop' in line 3 .* must be true or false"),
+])
+def test_a_bad_job_fails_alone(tmp_path, name, text, match):
+    if name.endswith(".toml"):
+        text = "[[job]]\noutput = 'ok.gif'\n" + text
+    good, bad = J.load_jobs(write(tmp_path / name, text))
+    assert good.error is None and good.options.output.endswith("ok.gif")
+    assert bad.error is not None and re.search(match, bad.error) and "\n" not in bad.error
+    (result,) = R.run_jobs([bad], load=Recorder().load, render=Recorder().render, quiet=True)
+    assert result.status == "failed" and result.reason == bad.error
 
 
 def test_shards_partition_jobs_by_file_position():
@@ -217,7 +232,7 @@ def test_batch_renders_every_shipped_preset_isolates_a_broken_job_and_resumes(tm
     assert exit_info.value.code == 1
     captured = capsys.readouterr()
     assert "7 rendered, 0 skipped, 1 failed" in captured.out
-    assert "failed job 3 (broken): unknown style 'sideways'" in captured.out
+    assert "failed job 4 (broken): unknown style 'sideways'" in captured.out
     results = R.run_jobs(J.load_jobs(jobs), quiet=True)                    # a re-run renders nothing new
     assert [r.status for r in results] == ["skipped"] * 3 + ["failed"] + ["skipped"] * 4
     assert "unknown style 'sideways'" in results[3].reason and not (out / "broken.gif").exists()

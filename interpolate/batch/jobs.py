@@ -20,6 +20,10 @@ TOML: an optional [defaults] table applied to every job, then one [[job]] table 
 CSV: a header row of the same keys, one job per row; empty cells are unset; lists (keys, durations)
 are written '3,17,42' (quoted) or '3 17 42'.
 
+A job whose own values are wrong (unknown key, wrong type, unknown preset) is loaded with `error`
+set: it fails with that reason and the others still run. Problems of the whole file (syntax, no
+jobs, two jobs writing one output) are errors of the file.
+
 Layering, later wins: RenderOptions defaults < defaults' preset < [defaults] < job's preset < job.
 Relative paths (checkpoint, output, W-file keys, base, save_latents, from_latents) are relative to the
 job file's folder, so a batch renders the same from any working directory or cluster node.
@@ -50,7 +54,8 @@ class Job:
     name: str
     options: RenderOptions
     preset: str | None = None
-    source: str = ""                      # 'jobs.toml job 3' (for messages)
+    source: str = ""                      # "job 3 of 'jobs.toml'" (for messages)
+    error: str | None = None              # the job's own options are invalid: it fails, the others run
 
     @property
     def output(self) -> Path:
@@ -73,9 +78,10 @@ def load_jobs(path: str | os.PathLike) -> list[Job]:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".toml":
-        defaults, rows = _toml_rows(path)
+        defaults, tables = _toml_rows(path)
+        rows = [(f"job {i + 1} of '{path}'", t, None) for i, t in enumerate(tables)]
     elif suffix == ".csv":
-        defaults, rows = {}, _csv_rows(path)
+        defaults, rows = {}, [(f"line {n} of '{path}'", t, n) for n, t in _csv_rows(path)]
     else:
         raise WaifuError(f"job file '{path}' must be .toml or .csv, got '{suffix or 'no extension'}'")
     if not rows:
@@ -83,21 +89,32 @@ def load_jobs(path: str | os.PathLike) -> list[Job]:
     base_dir = path.resolve().parent
     default_values, default_preset, _ = _split(defaults, f"[defaults] of '{path}'")
     jobs = []
-    for i, row in enumerate(rows):
-        where = f"job {i + 1} of '{path}'"
-        values, preset, name = _split(row, where)
-        opts = RenderOptions()
-        for layer_preset, layer_values in ((default_preset, default_values), (preset, values)):
-            if layer_preset:
-                opts = opts.updated(P.resolve(_preset_ref(layer_preset, base_dir)), source=f"preset '{layer_preset}'")
-            opts = opts.updated(layer_values, source=where)
-        if "output" not in values and "output" not in default_values:
-            raise WaifuError(f"{where} has no 'output'; give each job its own output file")
-        opts = absolute_paths(opts, base_dir)
-        jobs.append(Job(index=i, name=name or Path(opts.output).name, options=opts,
-                        preset=preset or default_preset, source=where))
-    _check_unique_outputs(jobs, path)
+    for i, (where, row, line) in enumerate(rows):
+        try:
+            if line is not None:
+                row = {k: from_text(k, v, where) for k, v in row.items()}
+            jobs.append(_job(i, where, row, default_values, default_preset, base_dir))
+        except WaifuError as err:           # a bad job fails alone; the batch carries on
+            output = row.get("output")
+            name = str(row.get("name") or (Path(str(output)).name if output else f"job {i + 1}"))
+            jobs.append(Job(index=i, name=name, options=RenderOptions(output=str(output or "")), source=where,
+                            error=str(err)))
+    _check_unique_outputs([j for j in jobs if j.error is None], path)
     return jobs
+
+
+def _job(i: int, where: str, row: dict, default_values: dict, default_preset: str | None, base_dir: Path) -> Job:
+    values, preset, name = _split(row, where)
+    opts = RenderOptions()
+    for layer_preset, layer_values in ((default_preset, default_values), (preset, values)):
+        if layer_preset:
+            opts = opts.updated(P.resolve(_preset_ref(layer_preset, base_dir)), source=f"preset '{layer_preset}'")
+        opts = opts.updated(layer_values, source=where)
+    if "output" not in values and "output" not in default_values:
+        raise WaifuError(f"{where} has no 'output'; give each job its own output file")
+    opts = absolute_paths(opts, base_dir)
+    return Job(index=i, name=name or Path(opts.output).name, options=opts, preset=preset or default_preset,
+               source=where)
 
 
 def _toml_rows(path: Path) -> tuple[dict, list[dict]]:
@@ -115,7 +132,8 @@ def _toml_rows(path: Path) -> tuple[dict, list[dict]]:
     return defaults, rows
 
 
-def _csv_rows(path: Path) -> list[dict]:
+def _csv_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """(line number, {column: cell text}) for every non-empty row; empty cells are left out."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
@@ -128,7 +146,7 @@ def _csv_rows(path: Path) -> list[dict]:
                                      f"that contain commas (\"3,17,42\")")
                 row = {k.strip(): v.strip() for k, v in raw.items() if k and v is not None and v.strip() != ""}
                 if row:
-                    rows.append({k: from_text(k, v, f"line {n} of '{path}'") for k, v in row.items()})
+                    rows.append((n, row))
             return rows
     except FileNotFoundError:
         raise WaifuError(f"job file '{path}' not found; check the path") from None

@@ -90,6 +90,9 @@ def _fallback_render(G, path, opts, on_frames, frame_hook) -> int:
         else:
             gif_frames[0].save(tmp, format="GIF", save_all=True, append_images=gif_frames[1:], loop=0,
                                duration=int(round(1000 / float(opts.fps))))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, out)
         if opts.sidecar:
             sidecar_path(out).write_text(json.dumps({"tool": f"waifu-morph {__version__}", "options": opts.to_dict(),

@@ -98,6 +98,10 @@ def run_jobs(jobs: list[Job], *, console: Console | None = None, quiet: bool = F
         for checkpoint, group in by_checkpoint(jobs):
             todo = []
             for job in group:
+                if job.error is not None:
+                    results[job.index] = _result(job, "failed", job.error)
+                    progress.advance(job_bar)
+                    continue
                 opts = _prepared(job, overwrite, device)
                 try:
                     done, _ = completed(opts)
@@ -186,9 +190,9 @@ def summary_table(results: list[JobResult]) -> Table:
         table.add_column(col, **kw)
     style = {"done": "green", "skipped": "dim", "failed": "bold red"}
     for r in results:
-        table.add_row(str(r.index), r.name, f"[{style[r.status]}]{r.status}[/]", str(r.frames) if r.frames else "",
+        table.add_row(str(r.index + 1), r.name, f"[{style[r.status]}]{r.status}[/]", str(r.frames) if r.frames else "",
                       f"{r.seconds:.1f} s" if r.seconds else "", _human(r.size) if r.size else "",
-                      r.reason if r.failed else r.output)
+                      r.reason if r.failed else _short(r.output))
     return table
 
 
@@ -197,7 +201,15 @@ def print_summary(results: list[JobResult], console: Console) -> None:
     console.print(summary_table(results))
     for r in results:
         if r.failed:
-            console.print(f"[bold red]failed[/] job {r.index} ({r.name}): {r.reason}", soft_wrap=True, highlight=False)
+            console.print(f"[bold red]failed[/] job {r.index + 1} ({r.name}): {r.reason}", soft_wrap=True, highlight=False)
+
+
+def _short(path: str) -> str:
+    """A path relative to the working directory when it is below it."""
+    try:
+        return os.path.relpath(path) if not os.path.relpath(path).startswith("..") else path
+    except ValueError:
+        return path
 
 
 def _human(n: int) -> str:
