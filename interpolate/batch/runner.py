@@ -117,7 +117,7 @@ def run_jobs(jobs: list[Job], *, console: Console | None = None, quiet: bool = F
             if not todo:
                 continue
             try:
-                G = load(checkpoint, device)
+                G = load(checkpoint, todo[0][1].device)      # --device, else the first job's choice
             except Exception as err:            # noqa: BLE001 (a broken checkpoint fails its jobs only)
                 for job, _ in todo:
                     results[job.index] = _result(job, "failed", _reason(err))
