@@ -140,6 +140,7 @@ style = "coarse"
     ("[[segment]]\nkeys='1,2'\nduration=0\n", r"'duration' in segment 1 .* must be > 0"),
     ("[[segment]]\nkeys='1,2'\ntitle=3\n", r"'title' in segment 1 .* must be a string"),
     ("[reel]\nfps=10\n", r"has no segments"),
+    ("[reel]\nkeys='1,2'\n[[segment]]\nstyle='fine'\n", r"'keys' in \[reel\] .* belong to the segments"),
     ("[[segment]]\nkeys='1,2'\npreset='nope'\n", r"unknown preset 'nope'"),
 ])
 def test_bad_reels_are_one_line_errors(tmp_path, G, text, match):

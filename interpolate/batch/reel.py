@@ -85,6 +85,8 @@ def load_reel(path: str | os.PathLike) -> Reel:
     reel_preset = head.pop("preset", None)
     head.pop("description", None)
     head_values = P.check_values(head, where)
+    if "keys" in head_values:
+        raise WaifuError(f"'keys' in {where} belong to the segments; give each [[segment]] its own keys")
     opts = RenderOptions(output=str(Path(path.stem + ".mp4")))
     if reel_preset:
         opts = opts.updated(P.resolve(_preset_ref(str(reel_preset), base_dir)), source=f"preset '{reel_preset}'")
