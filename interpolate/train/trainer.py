@@ -59,6 +59,7 @@ class TrainConfig:
     map_layers: int = 4
     channel_base: int = 4096           # channels at resolution r: min(channel_base // r, channel_max), G and D
     channel_max: int = 128
+    noise: bool = True                 # per-pixel noise inputs in the generator (use_noise)
     g_lr: float = 0.0025
     d_lr: float = 0.0025
     betas: tuple[float, float] = (0.0, 0.99)
@@ -92,7 +93,8 @@ class TrainConfig:
         """Constructor kwargs of interpolate.networks.stylegan2.Generator (= official names)."""
         return dict(z_dim=self.z_dim, c_dim=0, w_dim=self.w_dim, img_resolution=self.resolution, img_channels=3,
                     mapping_kwargs=dict(num_layers=self.map_layers), channel_base=self.channel_base,
-                    channel_max=self.channel_max, num_fp16_res=0, conv_clamp=256, architecture="skip")
+                    channel_max=self.channel_max, num_fp16_res=0, conv_clamp=256, architecture="skip",
+                    use_noise=self.noise)
 
     def discriminator_kwargs(self) -> dict[str, Any]:
         return dict(img_resolution=self.resolution, img_channels=3, channel_base=self.channel_base,
