@@ -276,3 +276,18 @@ def test_ray_runner_on_a_local_ray(tmp_path, tiny_checkpoint):
         assert [r.status for r in again] == ["skipped", "skipped", "failed", "skipped"]
     finally:
         ray.shutdown()
+
+
+def test_a_retrained_checkpoint_is_not_taken_for_complete(tmp_path, tiny_checkpoint):
+    import shutil
+
+    ckpt = tmp_path / "model.pt"
+    shutil.copy(tiny_checkpoint, ckpt)
+    jobs = write(tmp_path / "jobs.toml", "[[job]]\ncheckpoint = 'model.pt'\nkeys = '1,2'\noutput = 'a.gif'\n"
+                                         "size = '32x32'\nfps = 8.0\nseconds = 0.25\n")
+    assert [r.status for r in R.run_jobs(J.load_jobs(jobs), quiet=True)] == ["done"]
+    assert [r.status for r in R.run_jobs(J.load_jobs(jobs), quiet=True)] == ["skipped"]
+    with open(ckpt, "ab") as f:                       # same path and options, other content
+        f.write(b"retrained")
+    (r,) = R.run_jobs(J.load_jobs(jobs), quiet=True)
+    assert r.status == "failed" and "the checkpoint's content" in r.reason and "--overwrite" in r.reason

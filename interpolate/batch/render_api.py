@@ -3,7 +3,7 @@
     G = load_model(checkpoint, device)                     # interpolate.loading (once per checkpoint)
     frames = render_options(G, opts, on_frames)            # plan_path + the streaming renderer
     frames = render_path(G, path, opts, on_frames, frame_hook)   # any LatentPath-like (reels)
-    read_sidecar_options(output) -> dict | None            # what a finished output was made from
+    read_sidecar(output) -> dict | None                    # what a finished output was made from
 """
 
 from __future__ import annotations
@@ -95,8 +95,11 @@ def _fallback_render(G, path, opts, on_frames, frame_hook) -> int:
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, out)
         if opts.sidecar:
-            sidecar_path(out).write_text(json.dumps({"tool": f"waifu-morph {__version__}", "options": opts.to_dict(),
-                                                     "path": path.describe()}, indent=1, default=str))
+            info = getattr(G, "checkpoint_info", None)
+            sidecar_path(out).write_text(json.dumps({
+                "tool": f"waifu-morph {__version__}", "options": opts.to_dict(),
+                "checkpoint_sha256": info.sha256 if info is not None else None,
+                "path": path.describe()}, indent=1, default=str))
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -122,11 +125,17 @@ def sidecar_path(output) -> Path:
     return Path(str(output) + ".json")
 
 
-def read_sidecar_options(output) -> dict | None:
-    """The options recorded in the sidecar of `output`, or None when it has none (or it is unreadable)."""
+def read_sidecar(output) -> dict | None:
+    """The sidecar of `output` as a dict, or None when it has none (or it is unreadable)."""
     try:
         data = json.loads(sidecar_path(output).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    options = data.get("options") if isinstance(data, dict) else None
-    return options if isinstance(options, dict) else None
+    return data if isinstance(data, dict) else None
+
+
+def sidecar_checkpoint_sha256(sidecar: dict) -> str | None:
+    """The checkpoint SHA-256 a sidecar records, if any."""
+    ck = sidecar.get("checkpoint")
+    sha = sidecar.get("checkpoint_sha256") or (ck.get("sha256") if isinstance(ck, dict) else None)
+    return sha if isinstance(sha, str) else None

@@ -50,8 +50,10 @@ class JobResult:
 def completed(opts: RenderOptions) -> tuple[bool, str]:
     """(True, why) when opts.output exists complete and matches; (False, why not) otherwise.
 
-    Raises WaifuError when the output exists but was made from other options (never overwritten
-    silently; the batch's --overwrite re-renders it).
+    Matching: the sidecar records the same options (those that change the output) and, when it
+    records the checkpoint's SHA-256, the checkpoint file still has it (a retrained model re-renders).
+    Raises WaifuError when the output exists but was made otherwise (never overwritten silently; the
+    batch's --overwrite re-renders it).
     """
     from . import render_api
 
@@ -60,18 +62,40 @@ def completed(opts: RenderOptions) -> tuple[bool, str]:
         return False, "missing"
     if not opts.sidecar:
         return True, "exists"
-    recorded = render_api.read_sidecar_options(out)
-    if recorded is None:
+    sidecar = render_api.read_sidecar(out)
+    recorded = sidecar.get("options") if sidecar else None
+    if not isinstance(recorded, dict):
         if opts.overwrite:
             return False, "no sidecar"
         raise WaifuError(f"'{out}' exists without its sidecar, so it cannot be checked; delete it or pass --overwrite")
     diff = [k for k, v in opts.to_dict().items() if k not in RUN_ONLY_FIELDS and k in recorded and recorded[k] != v]
+    sha = render_api.sidecar_checkpoint_sha256(sidecar)
+    if sha and opts.checkpoint and os.path.isfile(opts.checkpoint) and sha != checkpoint_sha256(opts.checkpoint):
+        diff.append("the checkpoint's content")
     if diff:
         if opts.overwrite:
-            return False, "options changed"
+            return False, "changed"
         raise WaifuError(f"'{out}' exists from other options ({', '.join(sorted(diff)[:4])} differ); "
                          f"delete it or pass --overwrite to render it again")
     return True, "complete"
+
+
+_SHA_CACHE: dict[tuple, str] = {}
+
+
+def checkpoint_sha256(path: str) -> str:
+    """SHA-256 of a file, computed once per (path, size, mtime) in this process."""
+    import hashlib
+
+    st = os.stat(path)
+    key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+    if key not in _SHA_CACHE:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _SHA_CACHE[key] = h.hexdigest()
+    return _SHA_CACHE[key]
 
 
 # --- running ----------------------------------------------------------------------------------------
