@@ -88,8 +88,7 @@ def _fallback_render(G, path, opts, on_frames, frame_hook) -> int:
         if writer is not None:
             writer.close()
         else:
-            gif_frames[0].save(tmp, format="GIF", save_all=True, append_images=gif_frames[1:], loop=0,
-                               duration=int(round(1000 / float(opts.fps))))
+            _write_gif(tmp, gif_frames, float(opts.fps), _parse_bytes(opts.max_size))
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
@@ -104,6 +103,40 @@ def _fallback_render(G, path, opts, on_frames, frame_hook) -> int:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return frames_done
+
+
+def _write_gif(path: str, frames: list, fps: float, max_bytes: int | None) -> None:
+    """Save an infinitely looping GIF; while over max_bytes, shrink the frames (up to 6 times)."""
+    import os
+
+    from PIL import Image
+
+    for _ in range(7):
+        frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:], loop=0,
+                       duration=int(round(1000 / fps)))
+        size = os.path.getsize(path)
+        if max_bytes is None or size <= max_bytes:
+            return
+        scale = min(0.9, (max_bytes / size) ** 0.5 * 0.95)
+        w, h = frames[0].size
+        new = (max(16, int(w * scale) // 2 * 2), max(16, int(h * scale) // 2 * 2))
+        frames = [f.resize(new, Image.LANCZOS) for f in frames]
+    raise WaifuError(f"the GIF stays over {max_bytes / 1e6:g} MB even at {frames[0].size[0]} px wide; "
+                     f"shorten the clip or lower --fps")
+
+
+def _parse_bytes(text: str | None) -> int | None:
+    """'15MB' -> 15_000_000 (KB, MB, GB; decimal units as upload limits use), None -> None."""
+    if not text:
+        return None
+    t = str(text).strip().upper().replace(" ", "")
+    for unit, mult in (("GB", 10**9), ("MB", 10**6), ("KB", 10**3), ("B", 1)):
+        if t.endswith(unit):
+            try:
+                return int(float(t[: -len(unit)]) * mult)
+            except ValueError:
+                break
+    raise WaifuError(f"--max-size must look like 15MB or 800KB, got '{text}'")
 
 
 def _fit(frame, size):
