@@ -35,7 +35,7 @@ import csv
 import dataclasses
 import os
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +64,6 @@ class Job:
     @property
     def checkpoint(self) -> str | None:
         return self.options.checkpoint
-
-
-@dataclass
-class JobFile:
-    path: Path
-    jobs: list[Job] = field(default_factory=list)
 
 
 # --- reading ----------------------------------------------------------------------------------------
