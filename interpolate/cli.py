@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from .errors import WaifuError
 
@@ -250,7 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="waifu-morph")
     except WaifuError as err:
-        console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
         console.print("[bold red]interrupted[/]: nothing partial was left behind")

@@ -291,3 +291,11 @@ def test_a_retrained_checkpoint_is_not_taken_for_complete(tmp_path, tiny_checkpo
         f.write(b"retrained")
     (r,) = R.run_jobs(J.load_jobs(jobs), quiet=True)
     assert r.status == "failed" and "the checkpoint's content" in r.reason and "--overwrite" in r.reason
+
+
+def test_summary_shows_reasons_with_brackets_verbatim():
+    results = [R.JobResult(index=0, name="[x]", output="o.gif", status="failed", reason="move it to [reel]")]
+    console = Console(record=True, width=200)
+    R.print_summary(results, console)
+    text = console.export_text()
+    assert "failed job 1 ([x]): move it to [reel]" in text

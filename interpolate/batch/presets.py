@@ -280,11 +280,13 @@ def _toml_value(v) -> str:
 # --- showing ----------------------------------------------------------------------------------------
 def print_list(console) -> None:
     """`waifu-morph presets`: one line per preset (name, description; origin when not shipped)."""
+    from rich.markup import escape
+
     presets = list_presets()
     width = max((len(p.name) for p in presets), default=0)
     for p in presets:
         origin = "" if p.origin == "shipped" else f"[dim]({p.origin})[/] "
-        console.print(f"[bold cyan]{p.name:<{width}}[/]  {origin}{p.description or '(no description)'}",
+        console.print(f"[bold cyan]{escape(p.name):<{width}}[/]  {origin}{escape(p.description or '(no description)')}",
                       soft_wrap=True, highlight=False)
     console.print(f"[dim]show one: waifu-morph presets show NAME; use one: waifu-morph render --preset NAME; "
                   f"add your own in {user_dir()}[/]", soft_wrap=True, highlight=False)
@@ -293,10 +295,11 @@ def print_list(console) -> None:
 def print_show(name: str, console) -> None:
     """`waifu-morph presets show NAME`: where the preset lives, its file, and what it resolves to."""
     preset = load(name)
-    console.print(f"[dim]# {preset.name} ({preset.origin}): {preset.path}[/]", highlight=False, soft_wrap=True)
+    console.print(f"# {preset.name} ({preset.origin}): {preset.path}", style="dim", markup=False, highlight=False,
+                  soft_wrap=True)
     console.print(preset.text().rstrip(), markup=False, highlight=False, soft_wrap=True)
     if preset.base:
-        console.print(f"[dim]# resolved, with '{preset.base}' under it:[/]", highlight=False)
+        console.print(f"# resolved, with '{preset.base}' under it:", style="dim", markup=False, highlight=False)
         console.print(to_toml(resolve(name)).rstrip(), markup=False, highlight=False, soft_wrap=True)
 
 

@@ -20,6 +20,7 @@ from typing import Callable
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import WaifuError
@@ -214,9 +215,9 @@ def summary_table(results: list[JobResult]) -> Table:
         table.add_column(col, **kw)
     style = {"done": "green", "skipped": "dim", "failed": "bold red"}
     for r in results:
-        table.add_row(str(r.index + 1), r.name, f"[{style[r.status]}]{r.status}[/]", str(r.frames) if r.frames else "",
+        table.add_row(str(r.index + 1), escape(r.name), f"[{style[r.status]}]{r.status}[/]", str(r.frames) if r.frames else "",
                       f"{r.seconds:.1f} s" if r.seconds else "", _human(r.size) if r.size else "",
-                      r.reason if r.failed else _short(r.output))
+                      escape(r.reason if r.failed else _short(r.output)))
     return table
 
 
@@ -225,7 +226,8 @@ def print_summary(results: list[JobResult], console: Console) -> None:
     console.print(summary_table(results))
     for r in results:
         if r.failed:
-            console.print(f"[bold red]failed[/] job {r.index + 1} ({r.name}): {r.reason}", soft_wrap=True, highlight=False)
+            console.print(f"[bold red]failed[/] job {r.index + 1} ({escape(r.name)}): {escape(r.reason)}",
+                          soft_wrap=True, highlight=False)
 
 
 def _short(path: str) -> str:
