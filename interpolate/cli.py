@@ -168,15 +168,15 @@ def train_run(
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue from a snapshot.pt (its config is kept; --kimg may extend it)."),
     kimg: float = typer.Option(200.0, "--kimg", help="Stop after this many thousand real images."),
     resolution: int = typer.Option(64, "--resolution", help="Image size (power of two)."),
-    batch: int = typer.Option(16, "--batch", help="Images per step (multiple of 4)."),
+    batch: int = typer.Option(8, "--batch", help="Images per step (multiple of 4)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the weights and the training noise."),
     dataset_seed: int = typer.Option(0, "--dataset-seed", help="Seed of the procedural data set."),
-    channel_base: int = typer.Option(2048, "--channel-base", help="Channels at resolution r: min(channel_base / r, channel_max)."),
+    channel_base: int = typer.Option(1024, "--channel-base", help="Channels at resolution r: min(channel_base / r, channel_max)."),
     channel_max: int = typer.Option(128, "--channel-max", help="Most channels in any layer."),
     z_dim: int = typer.Option(256, "--z-dim", help="Latent size."),
     w_dim: int = typer.Option(256, "--w-dim", help="Intermediate latent (style) size."),
     map_layers: int = typer.Option(4, "--map-layers", help="Mapping network depth."),
-    noise: bool = typer.Option(True, "--noise/--no-noise", help="Per-pixel noise inputs in the generator."),
+    noise: bool = typer.Option(False, "--noise/--no-noise", help="Per-pixel noise inputs in the generator."),
     lr: float = typer.Option(0.0025, "--lr", help="Adam learning rate of G and D."),
     gamma: Optional[float] = typer.Option(None, "--gamma", help="R1 weight (default 0.0002 * resolution^2 / batch)."),
     mixing: float = typer.Option(0.9, "--mixing", help="Style-mixing probability."),
@@ -187,6 +187,8 @@ def train_run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Log lines instead of a progress bar (for nohup runs)."),
 ) -> None:
     """Train (or resume) a StyleGAN2 on the chibi data set; writes a model waifu-morph renders directly.
+
+    The defaults are the recipe of the shipped checkpoints/chibi-64.pt (see checkpoints/README.md).
 
     Example:  waifu-morph train run --out runs/chibi-64 --kimg 200
     """

@@ -47,19 +47,21 @@ SNAPSHOT_FORMAT = "waifu-morph-train-snapshot"
 
 @dataclass
 class TrainConfig:
-    """Every hyperparameter of a run; stored in each snapshot and in the model's meta."""
+    """Every hyperparameter of a run; stored in each snapshot and in the model's meta.
+
+    The defaults are the recipe of the shipped checkpoints/chibi-64.pt."""
 
     resolution: int = 64
     dataset_seed: int = 0
     seed: int = 0
-    batch: int = 16
+    batch: int = 8
     kimg: float = 200.0                # stop after this many thousand real images
     z_dim: int = 256
     w_dim: int = 256
     map_layers: int = 4
-    channel_base: int = 4096           # channels at resolution r: min(channel_base // r, channel_max), G and D
+    channel_base: int = 1024           # channels at resolution r: min(channel_base // r, channel_max), G and D
     channel_max: int = 128
-    noise: bool = True                 # per-pixel noise inputs in the generator (use_noise)
+    noise: bool = False                # per-pixel noise inputs in the generator (use_noise); flat cartoons need none
     g_lr: float = 0.0025
     d_lr: float = 0.0025
     betas: tuple[float, float] = (0.0, 0.99)
