@@ -177,6 +177,7 @@ def train_run(
     w_dim: int = typer.Option(256, "--w-dim", help="Intermediate latent (style) size."),
     map_layers: int = typer.Option(4, "--map-layers", help="Mapping network depth."),
     noise: bool = typer.Option(False, "--noise/--no-noise", help="Per-pixel noise inputs in the generator."),
+    g_arch: str = typer.Option("skip", "--g-arch", help="Generator architecture: skip (config F), resnet or orig (both: one ToRGB at the end, so fine styles set the colours)."),
     lr: float = typer.Option(0.0025, "--lr", help="Adam learning rate of G and D."),
     gamma: Optional[float] = typer.Option(None, "--gamma", help="R1 weight (default 0.0002 * resolution^2 / batch)."),
     mixing: float = typer.Option(0.9, "--mixing", help="Style-mixing probability."),
@@ -196,7 +197,7 @@ def train_run(
 
     run_training(out, resume, quiet, console, device=device, workers=workers, kimg=kimg, resolution=resolution, batch=batch, seed=seed,
                  dataset_seed=dataset_seed, channel_base=channel_base, channel_max=channel_max, z_dim=z_dim,
-                 w_dim=w_dim, map_layers=map_layers, noise=noise, g_lr=lr, d_lr=lr, r1_gamma=gamma, mixing_prob=mixing,
+                 w_dim=w_dim, map_layers=map_layers, noise=noise, g_architecture=g_arch, g_lr=lr, d_lr=lr, r1_gamma=gamma, mixing_prob=mixing,
                  snapshot_minutes=snapshot_minutes, threads=threads)
 
 

@@ -61,6 +61,7 @@ class TrainConfig:
     map_layers: int = 4
     channel_base: int = 1024           # channels at resolution r: min(channel_base // r, channel_max), G and D
     channel_max: int = 128
+    g_architecture: str = "skip"       # generator: 'skip' (StyleGAN2 config F), 'resnet' or 'orig' (one ToRGB, at the end)
     noise: bool = False                # per-pixel noise inputs in the generator (use_noise); flat cartoons need none
     g_lr: float = 0.0025
     d_lr: float = 0.0025
@@ -80,6 +81,8 @@ class TrainConfig:
         self.betas = tuple(self.betas)
         if self.resolution < 8 or self.resolution & (self.resolution - 1):
             raise WaifuError(f"--resolution {self.resolution}: use a power of two >= 8, e.g. 64")
+        if self.g_architecture not in ("skip", "resnet", "orig"):
+            raise WaifuError(f"--g-arch {self.g_architecture}: use skip, resnet or orig")
         if self.batch < 1 or self.batch % min(self.mbstd_group, self.batch):
             raise WaifuError(f"--batch {self.batch}: use a multiple of the minibatch-std group {self.mbstd_group}")
 
@@ -95,7 +98,7 @@ class TrainConfig:
         """Constructor kwargs of interpolate.networks.stylegan2.Generator (= official names)."""
         return dict(z_dim=self.z_dim, c_dim=0, w_dim=self.w_dim, img_resolution=self.resolution, img_channels=3,
                     mapping_kwargs=dict(num_layers=self.map_layers), channel_base=self.channel_base,
-                    channel_max=self.channel_max, num_fp16_res=0, conv_clamp=256, architecture="skip",
+                    channel_max=self.channel_max, num_fp16_res=0, conv_clamp=256, architecture=self.g_architecture,
                     use_noise=self.noise)
 
     def discriminator_kwargs(self) -> dict[str, Any]:
