@@ -232,3 +232,14 @@ def test_worker_processes_draw_the_same_batches():
         assert min(reals.pending) > 3
     finally:
         reals.close()
+
+
+def test_style_change_measures_each_group(tmp_path):
+    from interpolate.train.check import style_change
+
+    G = tiny_trainer(tmp_path, resolution=64, channel_base=256).G.eval()
+    change = style_change(G, num_pairs=2)
+    assert list(change) == ["coarse", "middle", "fine", "all"]
+    for colour, edges in change.values():
+        assert math.isfinite(colour) and math.isfinite(edges) and colour >= 0 and edges >= 0
+    assert change["all"][0] > 0

@@ -130,6 +130,17 @@ def print_check(model: Path, num_seeds: int, num_reference: int, psi: float, dat
         table.add_row(row.name, f"{row.mean:.2f}", f"{row.median:.2f}")
     Console().print(table)
 
+    from .check import load_model, style_change
+
+    G, _, _ = load_model(model)
+    styles = Table(title=f"what each style group moves (seed pairs 2i, 2i+1, i < 20, psi {psi:g}): mean |change| on 0-255")
+    styles.add_column("--style")
+    styles.add_column("colour", justify="right")
+    styles.add_column("edges (silhouette)", justify="right")
+    for name, (colour, edges) in style_change(G, psi=psi).items():
+        styles.add_row(name, f"{colour:.2f}", f"{edges:.2f}")
+    Console().print(styles)
+
 
 def write_figures(model: Path, outdir: Path, psi: float, scale: int, console: Console) -> None:
     """The model card's pictures of `model`, into `outdir`."""
