@@ -122,6 +122,7 @@ def batch(
     overwrite: bool = typer.Option(False, "--overwrite", "-y", help="Re-render outputs made from other options."),
     device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda or mps (default: each job's)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars (the summary table is still printed)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be rendered, skipped or fail."),
 ) -> None:
     """Render many outputs, each checkpoint loaded once; finished outputs are skipped, so a re-run resumes.
 
@@ -132,7 +133,7 @@ def batch(
     from .batch.runner import run_batch_file
 
     code = run_batch_file(jobs_file, shard=shard, ray=ray, overwrite=overwrite, device=device, quiet=quiet,
-                          console=console)
+                          dry_run=dry_run, console=console)
     raise typer.Exit(code)
 
 

@@ -252,10 +252,14 @@ def test_shards_split_a_batch_between_processes(tmp_path, tiny_checkpoint):
     jobs = write(tmp_path / "jobs.csv", "keys,output,checkpoint,size,fps,seconds\n" + "".join(
         f"\"{i},{i + 1}\",o{i}.gif,{tiny_checkpoint},32x32,8,0.25\n" for i in range(3)))
     console = Console(record=True, width=200)
+    assert [r.status for r in R.plan_jobs(J.load_jobs(jobs))] == ["todo"] * 3
+    assert run_batch_file(jobs, dry_run=True, quiet=True, console=console) == 0
+    assert not list(tmp_path.glob("o*.gif"))                                # a dry run writes nothing
     assert run_batch_file(jobs, shard="1/2", quiet=True, console=console) == 0
     assert sorted(p.name for p in tmp_path.glob("o*.gif")) == ["o1.gif"]
     assert run_batch_file(jobs, shard="0/2", quiet=True, console=console) == 0
     assert sorted(p.name for p in tmp_path.glob("o*.gif")) == ["o0.gif", "o1.gif", "o2.gif"]
+    assert [r.status for r in R.plan_jobs(J.load_jobs(jobs))] == ["skipped"] * 3
 
 
 def test_ray_runner_on_a_local_ray(tmp_path, tiny_checkpoint):

@@ -36,7 +36,7 @@ class JobResult:
     index: int
     name: str
     output: str
-    status: str                    # 'done' | 'skipped' | 'failed'
+    status: str                    # 'done' | 'skipped' | 'failed' ('todo' in a dry run)
     reason: str = ""
     frames: int = 0
     seconds: float = 0.0           # wall time of this job
@@ -175,6 +175,22 @@ def run_jobs(jobs: list[Job], *, console: Console | None = None, quiet: bool = F
     return [results[job.index] for job in jobs]
 
 
+def plan_jobs(jobs: list[Job], *, overwrite: bool = False) -> list[JobResult]:
+    """What a run would do, without loading anything: 'todo', 'skipped' or 'failed' per job."""
+    results = []
+    for job in jobs:
+        if job.error is not None:
+            results.append(_result(job, "failed", job.error))
+            continue
+        try:
+            done, _ = completed(_prepared(job, overwrite, None))
+        except WaifuError as err:
+            results.append(_result(job, "failed", str(err)))
+            continue
+        results.append(_result(job, "skipped" if done else "todo", "already complete" if done else ""))
+    return results
+
+
 def _prepared(job: Job, overwrite: bool, device: str | None) -> RenderOptions:
     changes: dict = {"quiet": True}
     if overwrite:
@@ -206,14 +222,14 @@ def _size(path: str) -> int:
 
 # --- summary ----------------------------------------------------------------------------------------
 def summary_table(results: list[JobResult]) -> Table:
-    counts = {s: sum(r.status == s for r in results) for s in ("done", "skipped", "failed")}
-    table = Table(title=f"batch: {counts['done']} rendered, {counts['skipped']} skipped, {counts['failed']} failed",
-                  title_justify="left")
+    counts = {s: sum(r.status == s for r in results) for s in ("done", "todo", "skipped", "failed")}
+    head = f"{counts['todo']} to render" if counts["todo"] else f"{counts['done']} rendered"
+    table = Table(title=f"batch: {head}, {counts['skipped']} skipped, {counts['failed']} failed", title_justify="left")
     for col, kw in (("#", {"justify": "right"}), ("job", {}), ("status", {}), ("frames", {"justify": "right"}),
                     ("time", {"justify": "right"}), ("size", {"justify": "right"}),
                     ("output / reason", {"overflow": "fold"})):
         table.add_column(col, **kw)
-    style = {"done": "green", "skipped": "dim", "failed": "bold red"}
+    style = {"done": "green", "todo": "yellow", "skipped": "dim", "failed": "bold red"}
     for r in results:
         table.add_row(str(r.index + 1), escape(r.name), f"[{style[r.status]}]{r.status}[/]", str(r.frames) if r.frames else "",
                       f"{r.seconds:.1f} s" if r.seconds else "", _human(r.size) if r.size else "",
@@ -248,7 +264,8 @@ def _human(n: int) -> str:
 
 # --- the `batch` command ----------------------------------------------------------------------------
 def run_batch_file(jobs_file, *, shard: str | None = None, ray: str | None = None, overwrite: bool = False,
-                   device: str | None = None, quiet: bool = False, console: Console | None = None) -> int:
+                   device: str | None = None, quiet: bool = False, dry_run: bool = False,
+                   console: Console | None = None) -> int:
     """Load, shard and run a job file here or on Ray; print the summary; 0 when no job failed, else 1."""
     from .jobs import load_jobs, parse_shard, shard as pick
 
@@ -257,7 +274,9 @@ def run_batch_file(jobs_file, *, shard: str | None = None, ray: str | None = Non
     if not jobs:
         console.print(f"shard {shard} of '{jobs_file}' has no jobs; nothing to do")
         return 0
-    if ray:
+    if dry_run:
+        results = plan_jobs(jobs, overwrite=overwrite)
+    elif ray:
         from .ray_runner import run_jobs_on_ray
 
         results = run_jobs_on_ray(jobs, address=ray, overwrite=overwrite, device=device, console=console, quiet=quiet)
