@@ -221,9 +221,9 @@ def _size(path: str) -> int:
 
 
 # --- summary ----------------------------------------------------------------------------------------
-def summary_table(results: list[JobResult]) -> Table:
+def summary_table(results: list[JobResult], dry_run: bool = False) -> Table:
     counts = {s: sum(r.status == s for r in results) for s in ("done", "todo", "skipped", "failed")}
-    head = f"{counts['todo']} to render" if counts["todo"] else f"{counts['done']} rendered"
+    head = f"{counts['todo']} to render" if dry_run else f"{counts['done']} rendered"
     table = Table(title=f"batch: {head}, {counts['skipped']} skipped, {counts['failed']} failed", title_justify="left")
     for col, kw in (("#", {"justify": "right"}), ("job", {}), ("status", {}), ("frames", {"justify": "right"}),
                     ("time", {"justify": "right"}), ("size", {"justify": "right"}),
@@ -237,9 +237,9 @@ def summary_table(results: list[JobResult]) -> Table:
     return table
 
 
-def print_summary(results: list[JobResult], console: Console) -> None:
+def print_summary(results: list[JobResult], console: Console, dry_run: bool = False) -> None:
     """The table, then one unwrapped line per failed job (easy to grep in a cluster log)."""
-    console.print(summary_table(results))
+    console.print(summary_table(results, dry_run))
     for r in results:
         if r.failed:
             console.print(f"[bold red]failed[/] job {r.index + 1} ({escape(r.name)}): {escape(r.reason)}",
@@ -282,5 +282,5 @@ def run_batch_file(jobs_file, *, shard: str | None = None, ray: str | None = Non
         results = run_jobs_on_ray(jobs, address=ray, overwrite=overwrite, device=device, console=console, quiet=quiet)
     else:
         results = run_jobs(jobs, console=console, quiet=quiet, overwrite=overwrite, device=device)
-    print_summary(results, Console())            # the result goes to stdout, progress to stderr
+    print_summary(results, Console(), dry_run)   # the result goes to stdout, progress to stderr
     return 1 if any(r.failed for r in results) else 0
