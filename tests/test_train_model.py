@@ -1,0 +1,45 @@
+"""The shipped checkpoints/chibi-64.pt: small, safe to load, and it draws the data set, not fog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from interpolate.train.check import generate, load_model, nearest_distances, _small
+from interpolate.train.dataset import chibi_images
+
+MODEL = Path(__file__).resolve().parents[1] / "checkpoints" / "chibi-64.pt"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_shipped_model_is_a_small_weights_only_file():
+    assert MODEL.stat().st_size <= 20 * 2 ** 20
+    data = torch.load(MODEL, map_location="cpu", weights_only=True)
+    assert data["format"] == "waifu-morph" and data["version"] == 1 and data["arch"] == "stylegan2"
+    meta = data["meta"]
+    assert meta["dataset"]["seed"] == 0 and meta["training"]["resolution"] == 64
+    assert meta["training"]["step"] > 0 and meta["truncation_psi"] == 0.7
+
+
+def test_shipped_model_draws_faces_like_the_data_set():
+    G, arch, init_kwargs = load_model(MODEL)
+    assert (G.img_resolution, G.num_ws) == (64, 10)
+    reference = _small(chibi_images(0, 300, 64))
+    seeds = range(12)
+    trained = nearest_distances("trained", generate(G, seeds, 0.7), reference)
+    torch.manual_seed(0)
+    from interpolate.networks import build
+
+    fog = nearest_distances("random", generate(build(arch, **init_kwargs).eval(), seeds, 1.0), reference)
+    held_out = nearest_distances("data", chibi_images(0, 12, 64, start=300), reference)
+    assert trained.mean < 0.5 * fog.mean
+    assert trained.mean < 1.5 * held_out.mean
