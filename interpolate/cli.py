@@ -223,6 +223,7 @@ def train_check(
     reference: int = typer.Option(5000, "--reference", help="Compare with the first N data-set images."),
     psi: float = typer.Option(1.0, "--psi", help="Truncation psi of the generated images."),
     dataset_seed: int = typer.Option(0, "--dataset-seed", help="Seed of the data set the model was trained on."),
+    markdown: bool = typer.Option(False, "--markdown", help="Print the tables as Markdown (for the model card)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Measure how close a model's images are to the data set, next to random weights and held-out data.
@@ -231,7 +232,7 @@ def train_check(
     """
     from .train.commands import print_check
 
-    print_check(model, seeds, reference, psi, dataset_seed, console, quiet=quiet)
+    print_check(model, seeds, reference, psi, dataset_seed, console, quiet=quiet or markdown, markdown=markdown)
 
 
 @train_app.command("figures")

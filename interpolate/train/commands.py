@@ -105,7 +105,7 @@ def export_snapshot(snapshot: Path, output: Path, console: Console) -> None:
 
 
 def print_check(model: Path, num_seeds: int, num_reference: int, psi: float, dataset_seed: int,
-                console: Console, quiet: bool = False) -> None:
+                console: Console, quiet: bool = False, markdown: bool = False) -> None:
     """Nearest-neighbour distances of a model's images to the data set, next to the two baselines."""
     from rich.table import Table
 
@@ -121,6 +121,16 @@ def print_check(model: Path, num_seeds: int, num_reference: int, psi: float, dat
             task = bar.add_task("ref", total=num_reference)
             rows = check_model(model, num_seeds, num_reference, psi, dataset_seed,
                                progress=lambda done: bar.update(task, completed=done))
+    if markdown:
+        from .check import load_model, style_change
+
+        print("| images (%d) | mean | median |\n|---|---:|---:|" % num_seeds)
+        for row in rows:
+            print(f"| {row.name} | {row.mean:.2f} | {row.median:.2f} |")
+        print("\n| `--style` | colour | edges (silhouette) |\n|---|---:|---:|")
+        for name, (colour, edges) in style_change(load_model(model)[0], psi=psi).items():
+            print(f"| {name} | {colour:.2f} | {edges:.2f} |")
+        return
     table = Table(title=f"{model}: distance to the nearest of {num_reference} data-set images "
                         f"(mean |diff| on 0-255, {COMPARE_SIZE}x{COMPARE_SIZE}, {num_seeds} images)")
     table.add_column("images")
