@@ -109,10 +109,13 @@ def _upsample_axis(x: torch.Tensor, f: torch.Tensor, up: int, pad0: int, pad1: i
     """
     k, n = f.shape[0], x.shape[dim]
     out_len = n * up + pad0 + pad1 - k + 1
-    stride = (up, 1) if dim == 2 else (1, up)
-    y = F.conv_transpose2d(x, _depthwise_weight(f, x.shape[1], dim, x), stride=stride, groups=x.shape[1])
-    start = k - 1 - pad0
-    return _pad_or_crop(y, dim, -start, out_len - (y.shape[dim] - start))
+    full_len = (n - 1) * up + k
+    lo, hi = k - 1 - pad0, full_len - (k - 1 - pad0) - out_len  # crop (> 0) or zero-pad (< 0) at each end
+    crop = max(min(lo, hi), 0)  # the symmetric part of the crop happens inside the convolution
+    stride, padding = ((up, 1), (crop, 0)) if dim == 2 else ((1, up), (0, crop))
+    y = F.conv_transpose2d(x, _depthwise_weight(f, x.shape[1], dim, x), stride=stride, padding=padding,
+                           groups=x.shape[1])
+    return _pad_or_crop(y, dim, crop - lo, crop - hi)
 
 
 def _upsample(x: torch.Tensor, fu: torch.Tensor | None, up: int, padding: tuple[int, int, int, int],
