@@ -1,0 +1,409 @@
+"""The streaming renderer: latent path -> device batches -> uint8 frames -> encoder thread -> file.
+
+    main thread                                   writer thread
+    ws chunk -> device -> synthesis -> uint8      wait for the batch's copy, resize/fit (Lanczos),
+    (grid tiled on the device) -> host copy  -->  labels, frame hook -> encoder (ffmpeg pipe)
+    (non-blocking, pinned) -> next batch          bounded queue: memory stays flat
+
+On a GPU the host copy of batch i and the encoding of batch i-1 overlap the synthesis of batch i+1.
+The batch size adapts (grows while frames/s improve, halves on out-of-memory) unless it is set.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import WaifuError
+
+QUEUE_BATCHES = 3           # batches in flight between the threads (bounds host memory)
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+FITS = ("pad", "crop")
+MAX_SIDE = 8192             # --size / grid limit per side
+
+
+# --- options that shape the frame ---------------------------------------------------------------------
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    """'1080x1920' -> (1080, 1920); None -> None."""
+    if text in (None, ""):
+        return None
+    parts = str(text).lower().replace("×", "x").split("x")
+    try:
+        w, h = (int(p) for p in parts)
+    except ValueError:
+        raise WaifuError(f"--size must be WIDTHxHEIGHT in pixels, e.g. 512x512 or 1080x1920; got '{text}'") from None
+    if not (2 <= w <= MAX_SIDE and 2 <= h <= MAX_SIDE):
+        raise WaifuError(f"--size {text} is out of range; each side must be 2-{MAX_SIDE} px")
+    return w, h
+
+
+def parse_grid(text: str | None) -> tuple[int, int]:
+    """'3x2' -> (3 columns, 2 rows); None -> (1, 1)."""
+    if text in (None, ""):
+        return 1, 1
+    parts = str(text).lower().replace("×", "x").split("x")
+    try:
+        cols, rows = (int(p) for p in parts)
+    except ValueError:
+        raise WaifuError(f"--grid must be COLSxROWS, e.g. 3x2; got '{text}'") from None
+    if not (1 <= cols <= 16 and 1 <= rows <= 16):
+        raise WaifuError(f"--grid {text} is out of range; use 1-16 columns and rows")
+    return cols, rows
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
+    """auto: fp16 on CUDA, fp32 elsewhere."""
+    if precision not in PRECISIONS:
+        raise WaifuError(f"unknown precision '{precision}'; use auto, fp32, fp16 or bf16")
+    if precision == "auto":
+        return torch.float16 if device.type == "cuda" else torch.float32
+    if precision == "fp16" and device.type == "cpu":
+        raise WaifuError("--precision fp16 needs a GPU; on CPU use fp32 or bf16")
+    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+
+
+@dataclass
+class Geometry:
+    """How a generated (grid) frame becomes an output frame: Lanczos resize, then pad or crop."""
+    src_w: int
+    src_h: int
+    out_w: int
+    out_h: int
+    fit: str = "pad"
+
+    def __post_init__(self):
+        if self.fit not in FITS:
+            raise WaifuError(f"unknown fit '{self.fit}'; use pad (black bars) or crop (fill the frame)")
+        pick = min if self.fit == "pad" else max
+        self.scale = pick(self.out_w / self.src_w, self.out_h / self.src_h)
+        self.res_w = max(1, round(self.src_w * self.scale))
+        self.res_h = max(1, round(self.src_h * self.scale))
+        self.off_x = (self.out_w - self.res_w) // 2        # negative when cropping
+        self.off_y = (self.out_h - self.res_h) // 2
+
+    @property
+    def identity(self) -> bool:
+        return (self.src_w, self.src_h) == (self.out_w, self.out_h)
+
+    def apply(self, frame: np.ndarray) -> np.ndarray:
+        if self.identity:
+            return frame
+        from PIL import Image
+
+        img = Image.fromarray(frame)
+        if (self.res_w, self.res_h) != (self.src_w, self.src_h):
+            img = img.resize((self.res_w, self.res_h), Image.LANCZOS)
+        if self.off_x >= 0 and self.off_y >= 0 and (self.res_w, self.res_h) == (self.out_w, self.out_h):
+            return np.asarray(img)
+        canvas = Image.new("RGB", (self.out_w, self.out_h))
+        canvas.paste(img, (self.off_x, self.off_y))
+        return np.asarray(canvas)
+
+    def map_rect(self, x0: float, y0: float, x1: float, y1: float) -> tuple[int, int, int, int]:
+        """A source rectangle in output pixels (clipped to the frame)."""
+        f = lambda v, off, hi: int(min(max(v * self.scale + off, 0), hi))  # noqa: E731
+        return (f(x0, self.off_x, self.out_w), f(y0, self.off_y, self.out_h),
+                f(x1, self.off_x, self.out_w), f(y1, self.off_y, self.out_h))
+
+
+class Labeler:
+    """Seed numbers on the frames: one caption per grid cell, bottom-left, white with a dark outline."""
+
+    def __init__(self, paths: Sequence, geometry: Geometry, cols: int, rows: int, cell_w: int, cell_h: int):
+        from PIL import ImageFont
+
+        self.paths, self.cols = paths, cols
+        self.rects = [geometry.map_rect(c * cell_w, r * cell_h, (c + 1) * cell_w, (r + 1) * cell_h)
+                      for r in range(rows) for c in range(cols)]
+        h = min(y1 - y0 for _, y0, _, y1 in self.rects)
+        self.size = max(9, int(h / 12))
+        try:
+            self.font = ImageFont.load_default(size=self.size)
+        except (TypeError, OSError, ImportError):   # Pillow without FreeType
+            self.font = ImageFont.load_default()
+
+    def text(self, path, frame: int) -> str:
+        text = path.label(frame) if hasattr(path, "label") else ""
+        return f"seed {text}" if text.replace(" → ", "").isdigit() else text
+
+    def __call__(self, index: int, frame: np.ndarray) -> np.ndarray:
+        from PIL import Image, ImageDraw
+
+        img = Image.fromarray(frame)
+        draw = ImageDraw.Draw(img)
+        pad = max(2, self.size // 3)
+        for path, (x0, y0, x1, y1) in zip(self.paths, self.rects):
+            text = self.text(path, index)
+            if not text:
+                continue
+            box = draw.textbbox((0, 0), text, font=self.font, stroke_width=max(1, self.size // 8))
+            draw.text((x0 + pad - box[0], y1 - pad - box[3]), text, font=self.font, fill=(255, 255, 255),
+                      stroke_width=max(1, self.size // 8), stroke_fill=(0, 0, 0))
+        return np.asarray(img)
+
+
+# --- generation -------------------------------------------------------------------------------------
+@dataclass
+class Batch:
+    start: int
+    frames: torch.Tensor                    # [n, H, W, 3] uint8 on the host (maybe still being copied)
+    ready: Callable[[], None] | None = None  # wait for the copy
+
+    def numpy(self) -> np.ndarray:
+        if self.ready is not None:
+            self.ready()
+        return self.frames.numpy()
+
+
+class BatchSizer:
+    """Batch size: fixed when set; else start small, double while frames/s improve, halve on OOM."""
+
+    def __init__(self, fixed: int | None, device: torch.device, pixels_per_item: int):
+        if fixed is not None and (int(fixed) != fixed or fixed < 1):
+            raise WaifuError(f"--batch-size must be a whole number >= 1, got {fixed}")
+        self.adapt = fixed is None
+        if device.type == "cpu":
+            self.cap = max(1, min(16, (1 << 20) // max(pixels_per_item, 1)))
+            start = max(1, min(4, self.cap))
+        else:
+            self.cap = max(1, min(64, (1 << 24) // max(pixels_per_item, 1)))
+            start = max(1, min(8, self.cap))
+        self.size = int(fixed) if fixed is not None else start
+        self._rates: dict[int, float] = {}
+        self._seen = 0
+
+    def report(self, n: int, seconds: float) -> None:
+        """A batch of n frames took `seconds` (the first one is warm-up and not counted)."""
+        self._seen += 1
+        if not self.adapt or self._seen < 2 or n < self.size or seconds <= 0:
+            return
+        rate = n / seconds
+        self._rates[self.size] = max(rate, self._rates.get(self.size, 0.0))
+        prev = self._rates.get(self.size // 2)
+        if prev is not None and rate < prev * 1.05:      # doubling did not pay: go back and stay
+            self.size //= 2
+            self.adapt = False
+        elif self.size * 2 <= self.cap:
+            self.size *= 2
+        else:
+            self.adapt = False
+
+    def out_of_memory(self) -> None:
+        if self.size == 1:
+            raise WaifuError("out of GPU memory even one frame at a time; use --device cpu or a smaller --size/--grid")
+        self.size //= 2
+        self.cap = self.size
+        self.adapt = False
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+class FrameSource:
+    """uint8 frames of one or more paths (a grid), synthesized in batches on G's device."""
+
+    def __init__(self, G, paths: Sequence, cols: int = 1, rows: int = 1, precision: str = "auto",
+                 batch_size: int | None = None):
+        assert len(paths) == cols * rows
+        self.G, self.paths, self.cols, self.rows = G, list(paths), cols, rows
+        self.num_frames = paths[0].num_frames
+        for p in paths:
+            if p.num_frames != self.num_frames:
+                raise WaifuError(f"the grid cells' paths have {p.num_frames} and {self.num_frames} frames; "
+                                 f"give every cell the same number of keys")
+        self.device = G.w_avg.device
+        self.dtype = resolve_precision(precision, self.device)
+        if G.img_channels not in (1, 3, 4):
+            raise WaifuError(f"cannot render a {G.img_channels}-channel generator as video")
+        self.cell_h, self.cell_w = G.img_height, G.img_width
+        self.height, self.width = rows * self.cell_h, cols * self.cell_w
+        self.sizer = BatchSizer(batch_size, self.device, self.cell_w * self.cell_h * len(self.paths))
+        self.pin = self.device.type == "cuda"
+
+    def _autocast(self):
+        if self.dtype == torch.float32:
+            return nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.dtype)
+
+    @torch.inference_mode()
+    def synthesize(self, start: int, stop: int) -> torch.Tensor:
+        """Frames [start, stop) as uint8 [n, H, W, 3] on the device (grid tiled)."""
+        chunks = [p.chunk(start, stop) for p in self.paths]
+        n = len(chunks[0])
+        ws = torch.cat([c.ws for c in chunks]).to(self.device, non_blocking=True)
+        noise = None
+        if chunks[0].noise is not None:
+            noise = [torch.cat([c.noise[i] for c in chunks]).to(self.device, non_blocking=True)
+                     for i in range(len(chunks[0].noise))]
+        with self._autocast():
+            img = self.G.synthesis(ws, noise_mode=chunks[0].noise_mode, noise=noise)
+        assert img.shape == (n * len(self.paths), self.G.img_channels, self.cell_h, self.cell_w), img.shape
+        u8 = (img.float() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+        if u8.shape[1] == 1:
+            u8 = u8.expand(-1, 3, -1, -1)
+        u8 = u8[:, :3]
+        # [rows, cols, n, 3, h, w] -> [n, rows, h, cols, w, 3] -> [n, H, W, 3]
+        u8 = u8.reshape(self.rows, self.cols, n, 3, self.cell_h, self.cell_w).permute(2, 0, 4, 1, 5, 3)
+        return u8.reshape(n, self.height, self.width, 3).contiguous()
+
+    def _to_host(self, start: int, frames: torch.Tensor) -> Batch:
+        if frames.device.type == "cpu":
+            return Batch(start, frames)
+        host = torch.empty(frames.shape, dtype=torch.uint8, pin_memory=self.pin)
+        host.copy_(frames, non_blocking=True)
+        if frames.device.type == "cuda":
+            event = torch.cuda.Event()
+            event.record()
+            return Batch(start, host, event.synchronize)
+        return Batch(start, host)
+
+    def batches(self, start: int = 0, stop: int | None = None) -> Iterator[Batch]:
+        """Batches in order; the device works on the next one while the caller handles this one."""
+        stop = self.num_frames if stop is None else stop
+        pos = start
+        while pos < stop:
+            n = min(self.sizer.size, stop - pos)
+            t0 = time.perf_counter()
+            try:
+                frames = self.synthesize(pos, pos + n)
+            except (RuntimeError, torch.OutOfMemoryError) as exc:
+                if not _is_oom(exc) or self.device.type == "cpu":
+                    raise
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                self.sizer.out_of_memory()
+                continue
+            batch = self._to_host(pos, frames)
+            yield batch
+            self.sizer.report(n, time.perf_counter() - t0)
+            pos += n
+
+
+# --- the two threads ----------------------------------------------------------------------------------
+class _Stop(Exception):
+    pass
+
+
+class WriterThread(threading.Thread):
+    """Takes batches off a bounded queue and hands each frame to `handle(index, frame)`."""
+
+    def __init__(self, handle: Callable[[int, np.ndarray], None], on_batch: Callable[[int], None] | None):
+        super().__init__(name="waifu-morph-writer", daemon=True)
+        self.q: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
+        self.handle, self.on_batch = handle, on_batch
+        self.error: BaseException | None = None
+        self.failed = threading.Event()
+        self.busy_s = 0.0
+
+    def run(self) -> None:
+        try:
+            while True:
+                batch = self.q.get()
+                if batch is None:
+                    return
+                arr = batch.numpy()
+                t0 = time.perf_counter()
+                for k in range(len(arr)):
+                    self.handle(batch.start + k, arr[k])
+                self.busy_s += time.perf_counter() - t0
+                if self.on_batch is not None:
+                    self.on_batch(len(arr))
+        except BaseException as exc:     # handed to the main thread
+            self.error = exc
+            self.failed.set()
+
+    def put(self, batch: Batch | None) -> None:
+        while True:
+            if self.failed.is_set():
+                raise _Stop
+            try:
+                self.q.put(batch, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def stop(self) -> None:
+        """Unblock and end the thread after an interruption (its encoder has been aborted)."""
+        self.failed.set()
+        while True:
+            try:
+                self.q.get_nowait()
+            except queue.Empty:
+                break
+        try:
+            self.q.put_nowait(None)
+        except queue.Full:
+            pass
+        self.join(timeout=10)
+
+
+@dataclass
+class StreamStats:
+    frames: int = 0
+    wall_s: float = 0.0
+    writer_busy_s: float = 0.0
+    batch_size: int = 0
+
+
+def stream(source: FrameSource, handle: Callable[[int, np.ndarray], None], *, abort: Callable[[], None],
+           on_batch: Callable[[int], None] | None = None) -> StreamStats:
+    """Run generation (this thread) and `handle` (writer thread) over the whole clip.
+
+    Any error or Ctrl-C calls `abort()` (which must make a blocked `handle` return, e.g. kill ffmpeg)
+    before it is re-raised; the writer thread's own errors are re-raised here.
+    """
+    writer = WriterThread(handle, on_batch)
+    t0 = time.perf_counter()
+    writer.start()
+    try:
+        try:
+            for batch in source.batches():
+                writer.put(batch)
+            writer.put(None)
+        except _Stop:
+            pass
+        writer.join()
+    except BaseException:
+        abort()
+        writer.stop()
+        raise
+    if writer.error is not None:
+        abort()
+        raise writer.error
+    return StreamStats(source.num_frames, time.perf_counter() - t0, writer.busy_s, source.sizer.size)
+
+
+# --- results ------------------------------------------------------------------------------------------
+@dataclass
+class RenderResult:
+    output: str                      # what was written (file, folder or pattern)
+    kind: str                        # mp4 | gif | webp | frames
+    frames: int
+    width: int
+    height: int
+    fps: float
+    duration: float
+    bytes: int
+    wall_s: float
+    notes: list[str] = field(default_factory=list)
+    sidecar: str | None = None
+    batch_size: int = 0
+
+    def __int__(self) -> int:
+        return self.frames
+
+    def summary(self) -> str:
+        rate = self.frames / self.wall_s if self.wall_s > 0 else math.inf
+        from .encode import fmt_bytes
+
+        return (f"wrote {self.output}  {fmt_bytes(self.bytes)}  {self.frames} frames  {self.duration:.2f} s  "
+                f"{self.fps:g} fps  {self.width}x{self.height}  in {self.wall_s:.1f} s ({rate:.1f} frames/s)")

@@ -1,0 +1,196 @@
+"""`waifu-morph render`: options -> checkpoint -> latent path(s) -> streamed, finished output + sidecar.
+
+    result = render(opts)                                  # loads the checkpoint itself
+    result = render_path(G, path, opts, on_frames, frame_hook)   # a loaded G and any LatentPath-like
+    result = render_paths(G, [p1, p2, ...], opts, cols=3, rows=2)  # a grid
+
+`on_frames(0, total)` is called once at the start, then `on_frames(n)` after every n frames written
+(batch runner's progress); without it a rich progress bar is shown unless opts.quiet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..errors import WaifuError
+from ..options import RenderOptions
+from .encode import EncodeSettings, check_settings, make_encoder, parse_bytes
+from .pipeline import FITS, FrameSource, Geometry, Labeler, RenderResult, parse_grid, parse_size, stream
+from .sidecar import sidecar_path, write_sidecar
+from .target import OutputTarget
+
+SHIPPED_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "chibi-64.pt"
+
+
+def default_checkpoint() -> str:
+    """The model shipped in checkpoints/ (a one-line error when it is not there)."""
+    if not SHIPPED_CHECKPOINT.is_file():
+        raise WaifuError(f"no checkpoint given and the shipped model {SHIPPED_CHECKPOINT} is not there; "
+                         f"pass one: waifu-morph render model.pkl --seeds 3,17,42")
+    return str(SHIPPED_CHECKPOINT)
+
+
+def check_output_options(opts: RenderOptions) -> OutputTarget:
+    """Everything about the output that can be checked before a model is loaded."""
+    target = OutputTarget.plan(opts.output, bool(opts.overwrite))
+    check_settings(encode_settings(opts, float(opts.fps)))
+    parse_size(opts.size)
+    parse_grid(opts.grid)
+    if opts.fit not in FITS:
+        raise WaifuError(f"unknown fit '{opts.fit}'; use pad (black bars) or crop (fill the frame)")
+    if opts.max_size and target.kind == "frames":
+        raise WaifuError("--max-size applies to .mp4, .gif and .webp files, not to PNG frames")
+    return target
+
+
+def encode_settings(opts: RenderOptions, fps: float) -> EncodeSettings:
+    return EncodeSettings(fps=fps, crf=opts.crf, preset=opts.preset, codec=opts.codec, gif_quality=opts.gif_quality,
+                          max_bytes=parse_bytes(opts.max_size))
+
+
+def grid_options(opts: RenderOptions, cols: int, rows: int) -> list[RenderOptions]:
+    """One RenderOptions per grid cell: the keys split in order into equal runs (as gen_video.py does)."""
+    from ..paths import parse_keys
+
+    cells = cols * rows
+    if cells == 1:
+        return [opts]
+    sources = parse_keys(opts.keys)
+    tokens = [str(s.seed) if s.seed is not None else s.path for s in sources]
+    per = len(tokens) // cells
+    need = cells if opts.loop else 2 * cells
+    if len(tokens) < need or len(tokens) % cells:
+        raise WaifuError(f"--grid {cols}x{rows} splits the keys into {cells} equal runs (one per cell, at least "
+                         f"{need // cells} each); got {len(tokens)} keys, e.g. pass --seeds 0-{2 * cells - 1}")
+    return [dataclasses.replace(opts, keys=tokens[i * per:(i + 1) * per]) for i in range(cells)]
+
+
+def render(opts: RenderOptions, console=None, sidecar_data: dict | None = None) -> RenderResult:
+    """Load the checkpoint, plan the path(s) and render opts.output; prints notes and a summary line."""
+    from ..device import pick_device
+    from ..loading import load_generator
+    from ..paths import plan_path
+    from .pipeline import resolve_precision
+    from .sidecar import check_checkpoint_matches
+
+    check_output_options(opts)
+    checkpoint = opts.checkpoint or default_checkpoint()
+    device = pick_device(opts.device)
+    resolve_precision(opts.precision, device)
+    G = load_generator(checkpoint, device=device)
+    if sidecar_data is not None:
+        check_checkpoint_matches(sidecar_data, G)
+    cols, rows = parse_grid(opts.grid)
+    if opts.save_latents and cols * rows > 1:
+        raise WaifuError("--save-latents writes one path; it cannot be combined with --grid")
+    paths = [plan_path(G, o) for o in grid_options(opts, cols, rows)]
+    result = render_paths(G, paths, opts, cols=cols, rows=rows, console=console)
+    if console is not None and not opts.quiet:
+        from rich.markup import escape
+
+        for note in result.notes:
+            console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+        console.print(escape(result.summary()), highlight=False, soft_wrap=True)
+    return result
+
+
+def render_path(G, path, opts: RenderOptions, on_frames: Callable | None = None,
+                frame_hook: Callable[[int, np.ndarray], np.ndarray] | None = None, console=None) -> RenderResult:
+    """Render one planned path (LatentPath or anything with its surface) to opts.output."""
+    return render_paths(G, [path], opts, on_frames=on_frames, frame_hook=frame_hook, console=console)
+
+
+def render_paths(G, paths: Sequence, opts: RenderOptions, *, cols: int = 1, rows: int = 1,
+                 on_frames: Callable | None = None, frame_hook: Callable | None = None, console=None) -> RenderResult:
+    """Render paths tiled cols x rows: stream, encode, rename into place, write the sidecar."""
+    t_start = time.perf_counter()
+    target = check_output_options(opts)
+    fps = float(paths[0].fps)
+    settings = encode_settings(opts, fps)
+    source = FrameSource(G, paths, cols, rows, opts.precision, opts.batch_size)
+    out_w, out_h = parse_size(opts.size) or (source.width, source.height)
+    geometry = Geometry(source.width, source.height, out_w, out_h, opts.fit)
+    labeler = Labeler(paths, geometry, cols, rows, source.cell_w, source.cell_h) if opts.label else None
+    if opts.save_latents and hasattr(paths[0], "save_latents"):
+        paths[0].save_latents(opts.save_latents)
+
+    total = source.num_frames
+    progress, on_batch = _progress(total, on_frames, console, opts.quiet, target.final.name)
+    encoder = None
+    target.open()
+    try:
+        encoder = make_encoder(target.kind, target.tmp, out_w, out_h, settings, target.pattern)
+
+        def handle(index: int, frame: np.ndarray) -> None:
+            frame = geometry.apply(frame)
+            if labeler is not None:
+                frame = labeler(index, frame)
+            if frame_hook is not None:
+                frame = frame_hook(index, frame)
+            encoder.write(frame)
+
+        with progress:
+            stats = stream(source, handle, abort=encoder.abort, on_batch=on_batch)
+        enc = encoder.finish()
+        target.commit()
+    except BaseException:
+        if encoder is not None:
+            encoder.abort()
+        target.abort()
+        raise
+
+    wall = time.perf_counter() - t_start
+    result = RenderResult(output=str(target.output), kind=target.kind, frames=enc.frames, width=enc.width,
+                          height=enc.height, fps=enc.fps, duration=enc.duration, bytes=target.size_bytes(),
+                          wall_s=wall, notes=list(enc.notes), batch_size=stats.batch_size)
+    side = sidecar_path(target.output)
+    if opts.sidecar:
+        info = {"kind": result.kind, "frames": result.frames, "width": result.width, "height": result.height,
+                "fps": result.fps, "duration": result.duration, "bytes": result.bytes, "notes": result.notes,
+                "gif_delays_cs": enc.delays_cs, "grid": [cols, rows]}
+        describe = [p.describe() for p in paths] if len(paths) > 1 else paths[0].describe()
+        result.sidecar = str(write_sidecar(target.output, opts, G, describe, info))
+    elif side.exists():                       # a sidecar of the output just replaced would lie
+        side.unlink()
+    return result
+
+
+def _progress(total: int, on_frames, console, quiet: bool, name: str):
+    """(context manager, per-batch callback): the caller's on_frames, a rich bar, or nothing."""
+    from contextlib import nullcontext
+
+    if on_frames is not None:
+        on_frames(0, total)
+        return nullcontext(), on_frames
+    if quiet:
+        return nullcontext(), None
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.text import Text
+
+    class FramesPerSecond(ProgressColumn):
+        def render(self, task):
+            speed = task.finished_speed or task.speed
+            return Text("   ? frames/s" if speed is None else f"{speed:6.1f} frames/s")
+
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("frames"), FramesPerSecond(), TimeElapsedColumn(), TextColumn("ETA"),
+                        TimeRemainingColumn(), console=console or Console(stderr=True), transient=True)
+    task = progress.add_task(name, total=total)
+    return progress, lambda n: progress.advance(task, n)
+
+
+def options_with_overrides(base: RenderOptions, overrides: dict) -> RenderOptions:
+    """`render --from sidecar.json` + flags given on the command line (they win)."""
+    return base.updated(overrides, source="the command line")
+
+
+__all__ = ["render", "render_path", "render_paths", "default_checkpoint", "check_output_options", "grid_options",
+           "SHIPPED_CHECKPOINT"]
