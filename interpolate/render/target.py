@@ -28,7 +28,7 @@ def _os_error(exc: OSError, what: str) -> WaifuError:
         return WaifuError(f"the disk is full while {what}; free some space or write elsewhere with -o")
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return WaifuError(f"permission denied while {what}; choose a folder you can write with -o")
-    return WaifuError(f"cannot finish {what}: {exc.strerror or exc}")
+    return WaifuError(f"error while {what} ({exc.strerror or exc}); choose another place with -o")
 
 
 def _umask() -> int:

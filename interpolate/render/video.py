@@ -180,9 +180,10 @@ def _progress(total: int, on_frames, console, quiet: bool, name: str):
             speed = task.finished_speed or task.speed
             return Text("   ? frames/s" if speed is None else f"{speed:6.1f} frames/s")
 
+    console = console or Console(stderr=True)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("frames"), FramesPerSecond(), TimeElapsedColumn(), TextColumn("ETA"),
-                        TimeRemainingColumn(), console=console or Console(stderr=True), transient=True)
+                        TimeRemainingColumn(), console=console, transient=True, disable=not console.is_terminal)
     task = progress.add_task(name, total=total)
     return progress, lambda n: progress.advance(task, n)
 
