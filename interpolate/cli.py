@@ -84,6 +84,7 @@ def render(
     output: str = typer.Option("waifu.mp4", "--output", "-o", help="Output: .mp4, .gif, .webp, a folder (frames/) or a pattern (frames/%05d.png). The extension picks the format."),
     overwrite: bool = typer.Option(False, "--overwrite", "-y", help="Replace an existing output (it is replaced only once the new one is complete)."),
     from_file: Optional[str] = typer.Option(None, "--from", help="Render again from a sidecar (waifu.mp4.json); flags given here override what it records."),
+    preset: Optional[str] = typer.Option(None, "--preset", "-p", help="A recipe from `waifu-morph presets` (e.g. color-cycle, x-gif) or a .toml file; flags typed here override it. An x264 speed (veryfast ... veryslow) here sets --x264-preset."),
     style: str = typer.Option("all", "--style", help="Which styles move: all, coarse (pose, face shape), middle (features, hair), fine (colours), cascade or cascade-reverse."),
     layers: Optional[str] = typer.Option(None, "--layers", help="Explicit ws indices that move, e.g. 0-3,8-15 (overrides --style groups)."),
     base: Optional[str] = typer.Option(None, "--base", help="Seed or W file for the styles that do not move (default: the first key)."),
@@ -109,7 +110,7 @@ def render(
     from_latents: Optional[str] = typer.Option(None, "--from-latents", help="Replay a --save-latents .npz bit for bit (the path flags are ignored)."),
     fps: float = typer.Option(30.0, "--fps", help="Frames per second (GIF: delays are whole 1/100 s, so 30 fps alternates 3 and 4; at most 50)."),
     crf: int = typer.Option(18, "--crf", help="MP4 quality: 0 lossless, 18 visually lossless, 23 smaller, 51 worst."),
-    preset: str = typer.Option("veryfast", "--preset", help="x264/x265 speed preset: ultrafast ... veryslow (veryfast: about the size of medium, 2x faster)."),
+    x264_preset: str = typer.Option("veryfast", "--x264-preset", help="x264/x265 speed: ultrafast ... veryslow (veryfast: about the size of medium, 2x faster)."),
     codec: str = typer.Option("h264", "--codec", help="MP4 codec: h264 (plays everywhere) or h265 (smaller; tagged hvc1 for Apple)."),
     gif_quality: str = typer.Option("normal", "--gif-quality", help="GIF: normal (one palette for the clip, bayer dithering) or hq (a palette per frame, larger)."),
     max_size: Optional[str] = typer.Option(None, "--max-size", help="Largest file, e.g. 15MB or 8MB (Discord) or 800KB: width, then fps, are lowered until it fits; each change is reported."),
@@ -131,6 +132,8 @@ def render(
 
       waifu-morph render --seeds 3,17,42 --style fine -o waifu.mp4
 
+      waifu-morph render --preset color-cycle --seeds 3,17,42 -o colours.gif
+
       waifu-morph render ffhq.pkl --seeds 0-5 --loop --interp slerp --psi 0.7 -o loop.gif --max-size 8MB
 
       waifu-morph render --seeds 0-11 --grid 3x2 --label --size 1080x1920 --fit crop -o grid.mp4
@@ -141,8 +144,8 @@ def render(
     """
     from .render.command import run_render
 
-    values = {k: v for k, v in ctx.params.items() if k != "from_file"}
-    run_render(values, _given(ctx), from_file, console)
+    values = {k: v for k, v in ctx.params.items() if k not in ("from_file", "preset")}
+    run_render(values, _given(ctx), from_file, console, preset=preset)
 
 
 @app.command()

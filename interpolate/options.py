@@ -53,7 +53,7 @@ class RenderOptions:
     overwrite: bool = False
     fps: float = 30.0
     crf: int = 18
-    preset: str = "veryfast"                 # x264/x265 speed preset
+    x264_preset: str = "veryfast"            # x264/x265 speed preset (ultrafast ... veryslow)
     codec: str = "h264"                      # h264 | h265
     gif_quality: str = "normal"              # normal | hq
     max_size: str | None = None              # e.g. '15MB': shrink width, then fps, until it fits

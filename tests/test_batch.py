@@ -53,7 +53,7 @@ def test_toml_jobs_layer_presets_defaults_and_job_values(tmp_path):
     assert a.output == str(tmp_path / "out/a.gif") and a.checkpoint == str(tmp_path / "models/tiny.pt")
     assert jobs[0].name == "a.gif" and jobs[1].name == "vertical"
     assert b.size == "1080x1920" and b.fps == 12.0 and b.max_size == "10MB" and b.keys == ["5", "6"]
-    assert c.output == "/abs/c.gif" and c.preset == "slow"
+    assert c.output == "/abs/c.gif" and c.x264_preset == "slow"
 
 
 def test_csv_jobs_convert_cells_by_field_type(tmp_path):

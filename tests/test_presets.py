@@ -55,7 +55,7 @@ def test_user_preset_shadows_shipped_and_can_build_on_it(user_folder):
 def test_any_path_and_unknown_names(tmp_path):
     f = tmp_path / "mine.toml"
     f.write_text("style = 'middle'\nx264_preset = 'slow'\n")
-    assert P.resolve(str(f)) == {"style": "middle", "preset": "slow"}
+    assert P.resolve(str(f)) == {"style": "middle", "x264_preset": "slow"}
     assert P.load(str(f)).origin == "file"
     with pytest.raises(WaifuError, match=r"unknown preset 'x-giff'; did you mean 'x-gif'\? available: cascade, "):
         P.find("x-giff")
@@ -97,7 +97,7 @@ def test_apply_layers_under_explicit_values():
 
 
 def test_toml_round_trip():
-    values = {"style": "fine", "loop": True, "seconds": 1.5, "keys": ["3", "17"], "preset": "slow", "output": 'a"b.gif'}
+    values = {"style": "fine", "loop": True, "seconds": 1.5, "keys": ["3", "17"], "x264_preset": "slow", "output": 'a"b.gif'}
     import tomllib
     back = P.check_values(tomllib.loads(P.to_toml(values)), "test")
     assert back == values

@@ -8,7 +8,7 @@
 Keys are RenderOptions field names (dashes allowed). Two keys are not fields:
     description   the one line `waifu-morph presets` lists
     preset        another preset this one starts from (so a user preset can tweak a shipped one)
-The x264/x265 speed preset, whose field is also called `preset`, is written `x264_preset` in TOML.
+The x264/x265 speed preset is the field `x264_preset`.
 
 Where presets live, first match wins:
     1. a path to a .toml file (`--preset ./mine.toml`)
@@ -35,8 +35,7 @@ from ..options import RenderOptions
 
 SUFFIX = ".toml"
 META_KEYS = ("description", "preset")            # keys of a preset file that are not RenderOptions fields
-ENCODER_PRESET_KEY = "x264_preset"               # TOML spelling of RenderOptions.preset (the x264 speed)
-ENCODER_PRESET_FIELD = "preset"
+ENCODER_PRESET_KEY = "x264_preset"               # the x264 speed (a RenderOptions field; 'preset' names a recipe)
 MAX_DEPTH = 8                                    # presets based on presets, at most this deep
 
 
@@ -180,16 +179,12 @@ def check_values(data: dict[str, Any], source: str) -> dict[str, Any]:
     Returns field -> value.
     """
     out: dict[str, Any] = {}
-    valid = sorted(set(_FIELDS) - {ENCODER_PRESET_FIELD}) + [ENCODER_PRESET_KEY, *META_KEYS]
+    valid = sorted(_FIELDS) + list(META_KEYS)
     for key, value in data.items():
         name = key.replace("-", "_")
-        if name == ENCODER_PRESET_KEY:
-            name = ENCODER_PRESET_FIELD
-        elif name == ENCODER_PRESET_FIELD or name not in _FIELDS:
+        if name not in _FIELDS:
             near = difflib.get_close_matches(name, valid, n=1)
             hint = f"; did you mean '{near[0]}'?" if near else f"; valid keys: {', '.join(valid)}"
-            if name == ENCODER_PRESET_FIELD:
-                hint = f"; write the x264 speed as '{ENCODER_PRESET_KEY}'"
             raise WaifuError(f"unknown key '{key}' in {source}{hint}")
         out[name] = coerce(name, value, source, key)
     return out
@@ -259,8 +254,7 @@ def to_toml(values: dict[str, Any]) -> str:
     """RenderOptions values as TOML lines (for `presets show` of an effective recipe and for tests)."""
     lines = []
     for name, value in values.items():
-        key = ENCODER_PRESET_KEY if name == ENCODER_PRESET_FIELD else name
-        lines.append(f"{key} = {_toml_value(value)}")
+        lines.append(f"{name} = {_toml_value(value)}")
     return "\n".join(lines) + ("\n" if lines else "")
 
 

@@ -1,4 +1,4 @@
-"""The `render` command's glue: flags (or a sidecar plus flags) -> RenderOptions -> render()."""
+"""The `render` command's glue: defaults or a sidecar, then a preset, then typed flags -> RenderOptions -> render()."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from ..errors import WaifuError
 from ..options import RenderOptions
 
 
-def options_from_flags(values: dict[str, Any], given: set[str], from_file: str | None) -> tuple[RenderOptions, dict | None]:
-    """RenderOptions from the command's flags; with --from, the sidecar's options with only the flags
-    given on the command line applied on top. `values` uses RenderOptions names plus 'seeds'."""
+def options_from_flags(values: dict[str, Any], given: set[str], from_file: str | None,
+                       preset: str | None = None) -> tuple[RenderOptions, dict | None]:
+    """RenderOptions from the command's flags, in layers: defaults (or the sidecar of --from), then the
+    preset of --preset, then the flags typed on the command line. `values` uses RenderOptions names
+    plus 'seeds'; `given` names the flags the user typed."""
     values = dict(values)
     seeds, keys = values.pop("seeds", None), list(values.pop("keys", None) or [])
     if seeds:
@@ -21,13 +23,34 @@ def options_from_flags(values: dict[str, Any], given: set[str], from_file: str |
     given = set(given)
     if "seeds" in given:
         given.add("keys")
-    if from_file is None:
+    preset = encoder_speed_as_preset(preset, values, given)
+    if from_file is None and preset is None:
         return RenderOptions.from_dict(values, source="the command line"), None
-    from .sidecar import options_from_sidecar
+    data = None
+    base = RenderOptions()
+    if from_file is not None:
+        from .sidecar import options_from_sidecar
 
-    base, data = options_from_sidecar(from_file)
+        base, data = options_from_sidecar(from_file)
+    if preset is not None:
+        from ..batch.presets import apply
+
+        base = apply(base, preset)
     overrides = {k: v for k, v in values.items() if k in given}
     return base.updated(overrides, source="the command line"), data
+
+
+def encoder_speed_as_preset(preset: str | None, values: dict[str, Any], given: set[str]) -> str | None:
+    """`--preset veryfast` (an x264 speed, and no render preset of that name) sets --x264-preset, as
+    ffmpeg users type it; returns the render preset name that is left, if any."""
+    from ..batch.presets import available
+    from .encode import PRESETS
+
+    if preset in PRESETS and preset not in available():
+        values["x264_preset"] = preset
+        given.add("x264_preset")
+        return None
+    return preset
 
 
 def parse_durations(text: str | None) -> list[float] | None:
@@ -40,9 +63,10 @@ def parse_durations(text: str | None) -> list[float] | None:
         raise WaifuError(f"--durations must be seconds per transition, e.g. 2,1,3; got '{text}'") from None
 
 
-def run_render(values: dict[str, Any], given: set[str], from_file: str | None, console) -> int:
+def run_render(values: dict[str, Any], given: set[str], from_file: str | None, console,
+               preset: str | None = None) -> int:
     """Build the options and render; returns the number of frames written."""
     from .video import render
 
-    opts, data = options_from_flags(values, given, from_file)
+    opts, data = options_from_flags(values, given, from_file, preset)
     return render(opts, console=console, sidecar_data=data).frames

@@ -50,7 +50,7 @@ def check_output_options(opts: RenderOptions) -> OutputTarget:
 
 
 def encode_settings(opts: RenderOptions, fps: float) -> EncodeSettings:
-    return EncodeSettings(fps=fps, crf=opts.crf, preset=opts.preset, codec=opts.codec, gif_quality=opts.gif_quality,
+    return EncodeSettings(fps=fps, crf=opts.crf, preset=opts.x264_preset, codec=opts.codec, gif_quality=opts.gif_quality,
                           max_bytes=parse_bytes(opts.max_size))
 
 
