@@ -113,6 +113,20 @@ def _style_group_lines(G: torch.nn.Module) -> list[str]:
     return [f"{name:<7} layers {','.join(map(str, idx)) or '-'}" for name, idx in bands.items()]
 
 
+def _truncation_text(G: torch.nn.Module) -> str:
+    """What `image` and `render` apply when --psi / --cutoff are not given (paths.resolve_truncation)."""
+    from .paths.plan import resolve_truncation
+
+    stored = any(getattr(G, a, None) is not None for a in ("default_truncation_psi", "default_truncation_cutoff"))
+    psi, cutoff = resolve_truncation(G, None, None)
+    if not stored:
+        return "psi 1 (none stored in the file; pass --psi, e.g. 0.7)"
+    if psi == 1:
+        return "psi 1 (the file's setting: off; --psi overrides)"
+    layers = f"ws[:{cutoff}] of {G.num_ws}" if cutoff is not None and cutoff < G.num_ws else f"all {G.num_ws} ws"
+    return f"psi {psi:g} on {layers} (the file's setting; --psi / --cutoff override)"
+
+
 def summary(G: torch.nn.Module) -> list[tuple[str, str]]:
     """(field, value) rows describing a loaded generator, for `waifu-morph info`."""
     info: CheckpointInfo | None = getattr(G, "checkpoint_info", None)
@@ -146,12 +160,7 @@ def summary(G: torch.nn.Module) -> list[tuple[str, str]]:
         rows.append(("fp16 layers", "none (float32)"))
     if "conv_clamp" in kw:
         rows.append(("conv clamp", str(kw["conv_clamp"])))
-    psi = meta.get("truncation_psi", getattr(G, "default_truncation_psi", None))
-    cutoff = meta.get("truncation_cutoff", getattr(G, "default_truncation_cutoff", None))
-    if psi is not None or cutoff is not None:
-        rows.append(("file's truncation", f"psi {psi if psi is not None else 1} on ws[:{cutoff if cutoff is not None else G.num_ws}]"))
-    else:
-        rows.append(("file's truncation", "none stored (psi 1; pass --psi)"))
+    rows.append(("default truncation", _truncation_text(G)))
     if meta.get("w_avg"):
         rows.append(("w_avg", str(meta["w_avg"])))
     return rows

@@ -37,7 +37,7 @@ class RenderOptions:
     layers: str | None = None                # explicit ws indices, e.g. '0-3,8-15' (overrides style groups)
     base: str | None = None                  # seed or W file for the layers that do not move (default: first key)
     stagger: float = 0.5                     # cascade: overlap of the coarse / middle / fine windows
-    psi: float = 1.0                         # truncation psi
+    psi: float | None = None                 # truncation psi; None: the checkpoint's own (StyleGAN1 0.7), else 1
     psi_end: float | None = None             # animate psi from `psi` to `psi_end` over the clip
     cutoff: int | None = None                # truncate only ws[:cutoff]
     noise: str = "const"                     # const | random | none | smooth

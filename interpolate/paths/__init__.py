@@ -14,12 +14,12 @@ from .interp import EASINGS, INTERPS, make_curve, slerp
 from .keys import Key, load_keys, parse_keys, read_w_file
 from .noise import NOISE_MODES, NoiseSchedule
 from .path import Frames, LatentPath
-from .plan import plan_path, validate_path_options
+from .plan import plan_path, resolve_truncation, validate_path_options
 from .styles import STYLES, describe_style_groups, format_layers, parse_layers, resolve_style, style_groups
 from .timing import PACES, Timeline
 
 __all__ = [
-    "plan_path", "validate_path_options", "LatentPath", "Frames", "style_groups", "describe_style_groups",
+    "plan_path", "validate_path_options", "resolve_truncation", "LatentPath", "Frames", "style_groups", "describe_style_groups",
     "format_layers", "parse_layers", "resolve_style", "load_keys", "parse_keys", "read_w_file", "Key",
     "slerp", "make_curve", "Timeline", "NoiseSchedule", "INTERPS", "EASINGS", "PACES", "STYLES", "NOISE_MODES",
 ]

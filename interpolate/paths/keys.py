@@ -139,6 +139,8 @@ def expand_files(sources: list[KeySource], num_ws: int, w_dim: int) -> list[tupl
 def class_vector(G, n: int, class_idx: int | None) -> torch.Tensor | None:
     """The conditioning input: None for unconditional models, a one-hot [n, c_dim] otherwise."""
     if not G.c_dim:
+        if class_idx is not None:
+            raise WaifuError(f"--class-idx {class_idx} given, but this model is unconditional (no classes); drop --class-idx")
         return None
     if class_idx is None:
         raise WaifuError(f"this model is conditional ({G.c_dim} classes); pick one with --class-idx N")

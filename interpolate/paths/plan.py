@@ -49,6 +49,16 @@ def num_transitions(num_keys: int, loop: bool) -> int:
     return num_keys if loop else num_keys - 1
 
 
+def resolve_truncation(G, psi: float | None, cutoff: int | None) -> tuple[float, int | None]:
+    """(psi, cutoff) to apply: what was asked, else the checkpoint's own default (StyleGAN1 Gs: 0.7 on
+    ws[:8]; a model whose meta stores truncation_psi), else psi 1 on all ws."""
+    if psi is None:
+        psi = getattr(G, "default_truncation_psi", None)
+    if cutoff is None:
+        cutoff = getattr(G, "default_truncation_cutoff", None)
+    return (1.0 if psi is None else float(psi)), (None if cutoff is None else int(cutoff))
+
+
 def validate_path_options(opts, G) -> None:
     """Check every path field against the generator; raise a one-line WaifuError naming the fix."""
     if opts.from_latents:
@@ -64,7 +74,8 @@ def validate_path_options(opts, G) -> None:
     fps = _finite("fps", opts.fps, 0, strict=True)
     _finite("seconds", opts.seconds, 0, strict=True)
     _finite("hold", opts.hold, 0)
-    _finite("psi", opts.psi)
+    if opts.psi is not None:
+        _finite("psi", opts.psi)
     if opts.psi_end is not None:
         _finite("psi_end", opts.psi_end)
     _finite("noise_drift", opts.noise_drift, 0)
@@ -94,6 +105,8 @@ def validate_path_options(opts, G) -> None:
                              f"({len(entries)} keys{', looping' if opts.loop else ''}); give one per transition")
         for d in opts.durations:
             _finite("durations", d, 0, strict=True)
+    if not G.c_dim and opts.class_idx is not None:
+        raise WaifuError(f"--class-idx {opts.class_idx} given, but this model is unconditional (no classes); drop --class-idx")
     if G.c_dim and opts.class_idx is None:
         raise WaifuError(f"this model is conditional ({G.c_dim} classes); pick one with --class-idx N")
     if G.c_dim and not 0 <= opts.class_idx < G.c_dim:
@@ -137,8 +150,7 @@ def plan_path(G, opts, *, durations: list[float] | None = None) -> LatentPath:
         curve = make_curve(opts.interp, key_ws, loop)
         to_w = None
 
-    # truncate ws[:cutoff]; unset: the checkpoint's own default where it has one (StyleGAN1: 8), else all
-    cutoff = opts.cutoff if opts.cutoff is not None else getattr(G, "default_truncation_cutoff", None)
+    psi, cutoff = resolve_truncation(G, opts.psi, opts.cutoff)
 
     hold_frames = int(round(float(opts.hold) * fps))
     if opts.durations is not None:
@@ -157,13 +169,13 @@ def plan_path(G, opts, *, durations: list[float] | None = None) -> LatentPath:
 
     evaluator = PathEvaluator(timeline=timeline, curve=curve, to_w=to_w, key_ws=key_ws, base_w=base.w, style=style,
                               stagger=float(opts.stagger), easing_name=opts.easing, arc=arc, w_avg=G.w_avg,
-                              psi=float(opts.psi), psi_end=opts.psi_end, cutoff=cutoff)
+                              psi=psi, psi_end=opts.psi_end, cutoff=cutoff)
     noise = NoiseSchedule(opts.noise, opts.noise_seed, G.noise_shapes, fps, timeline.num_frames, loop,
                           float(opts.noise_drift))
     # the keys as shown (truncated with the psi of their frame)
     shown = evaluator(timeline.key_frames.astype(np.float64))
     params = {name: _jsonable(getattr(opts, name)) for name in PATH_FIELDS}
-    params.update({"space_resolved": space, "cutoff_resolved": cutoff, "moving_layers": moving, "base_label": base.label,
+    params.update({"space_resolved": space, "psi_resolved": psi, "cutoff_resolved": cutoff, "moving_layers": moving, "base_label": base.label,
                    "style_groups_order": [[name, list(idx)] for name, idx in style.groups],
                    "arch": getattr(G, "arch", None), "num_ws": G.num_ws, "w_dim": G.w_dim})
     groups = style_groups(G)

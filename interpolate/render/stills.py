@@ -7,6 +7,7 @@ network in batches; each PNG is written to a temporary name in the output folder
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -62,14 +63,19 @@ def render_seeds(G: torch.nn.Module, seeds: Sequence[int], psi: float = 1.0, cut
         yield from zip(chunk, images)
 
 
-def write_seed_images(checkpoint: str | Path, seeds: str | Sequence[int] = "0-7", psi: float = 1.0, cutoff: int | None = None,
+def write_seed_images(checkpoint: str | Path, seeds: str | Sequence[int] = "0-7", psi: float | None = None, cutoff: int | None = None,
                       noise_mode: str = "const", outdir: str | Path = "out", device: str | None = "auto", quiet: bool = False,
                       console: Any = None, class_idx: int | None = None, batch_size: int | None = None) -> list[Path]:
-    """Load `checkpoint` and write outdir/seedNNNN.png for each seed; returns the paths written."""
+    """Load `checkpoint` and write outdir/seedNNNN.png for each seed; returns the paths written.
+
+    psi / cutoff None: the checkpoint's own truncation (StyleGAN1 Gs: 0.7 on ws[:8]), else none.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from ..device import pick_device
     from ..loading import load_generator
+    from ..paths.keys import class_vector
+    from ..paths.plan import resolve_truncation
 
     if noise_mode not in NOISE_MODES:
         raise WaifuError(f"--noise-mode {noise_mode!r} is not one of {', '.join(NOISE_MODES)}")
@@ -77,11 +83,13 @@ def write_seed_images(checkpoint: str | Path, seeds: str | Sequence[int] = "0-7"
     if not seed_list:
         raise WaifuError("no seeds given; pass e.g. --seeds 0-7")
     dev = pick_device(device)
+    if psi is not None and not math.isfinite(psi):
+        raise WaifuError(f"--psi must be a finite number, got {psi}")
     G = load_generator(checkpoint, device=dev)
-    if cutoff is None:
-        cutoff = getattr(G, "default_truncation_cutoff", None)
-    if cutoff is not None and not 0 < cutoff <= G.num_ws:
-        raise WaifuError(f"--cutoff {cutoff} is out of range; this model has {G.num_ws} ws (1-{G.num_ws})")
+    if cutoff is not None and not 0 <= cutoff <= G.num_ws:
+        raise WaifuError(f"--cutoff {cutoff} is out of range; this model has {G.num_ws} ws (0-{G.num_ws})")
+    psi, cutoff = resolve_truncation(G, psi, cutoff)
+    class_vector(G, 1, class_idx)       # a conditional model needs a valid --class-idx: fail before writing
     out = Path(outdir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -103,5 +111,6 @@ def write_seed_images(checkpoint: str | Path, seeds: str | Sequence[int] = "0-7"
             written.append(path)
             progress.advance(task)
     if not quiet and console is not None:
-        console.print(f"wrote {len(written)} image(s) to {out}")
+        trunc = f"psi {psi:g}" + (f" on ws[:{cutoff}]" if cutoff is not None and psi != 1 else "")
+        console.print(f"wrote {len(written)} image(s) to {out} ({trunc})")
     return written
