@@ -38,7 +38,7 @@ console = Console(stderr=True)
 def info(
     checkpoint: Path = typer.Argument(..., help="Checkpoint file (.pkl or .pt); its format is detected from its content."),
 ) -> None:
-    """Describe a checkpoint: format, architecture, resolution, num_ws, style groups, parameters.
+    """Describe a checkpoint: format, architecture, resolution, num_ws, style groups, default truncation, parameters.
 
     Example:  waifu-morph info stylegan2-ffhq-1024x1024.pkl
     """
@@ -51,9 +51,10 @@ def info(
 def image(
     checkpoint: Path = typer.Argument(..., help="Checkpoint file (.pkl or .pt)."),
     seeds: str = typer.Option("0-7", "--seeds", "-s", help="Seeds: a list and/or ranges, e.g. 3,17,42 or 0-31."),
-    psi: float = typer.Option(1.0, "--psi", help="Truncation psi (1 = off; 0.7 is a common choice)."),
+    psi: Optional[float] = typer.Option(None, "--psi", help="Truncation psi (default: the checkpoint's own setting, see `info`, else 1 = off; 0.7 is a common choice)."),
     cutoff: Optional[int] = typer.Option(None, "--cutoff", help="Truncate only ws[:cutoff] (default: the checkpoint's own setting, else all)."),
     noise_mode: str = typer.Option("const", "--noise-mode", help="Noise inputs: const, random or none."),
+    class_idx: Optional[int] = typer.Option(None, "--class-idx", help="Class of a conditional model (required when it has classes)."),
     outdir: Path = typer.Option(Path("out"), "--outdir", "-o", help="Folder for the PNGs (created if missing)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or mps."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -64,7 +65,7 @@ def image(
     """
     from .render.stills import write_seed_images
 
-    write_seed_images(checkpoint, seeds=seeds, psi=psi, cutoff=cutoff, noise_mode=noise_mode,
+    write_seed_images(checkpoint, seeds=seeds, psi=psi, cutoff=cutoff, noise_mode=noise_mode, class_idx=class_idx,
                       outdir=outdir, device=device, quiet=quiet, console=console)
 
 
@@ -99,7 +100,7 @@ def render(
     loop: bool = typer.Option(False, "--loop/--no-loop", help="Return to the first key so the clip loops seamlessly."),
     pace: str = typer.Option("key", "--pace", help="key: equal time per transition; even: equal speed in W (arc length)."),
     shuffle_seed: Optional[int] = typer.Option(None, "--shuffle-seed", help="Shuffle the keys with this seed."),
-    psi: float = typer.Option(1.0, "--psi", help="Truncation psi (1 = off; 0.7 gives cleaner, less varied images)."),
+    psi: Optional[float] = typer.Option(None, "--psi", help="Truncation psi (default: the checkpoint's own setting, see `info`, else 1 = off; 0.7 gives cleaner, less varied images)."),
     psi_end: Optional[float] = typer.Option(None, "--psi-end", help="Animate psi from --psi to this value over the clip."),
     cutoff: Optional[int] = typer.Option(None, "--cutoff", help="Truncate only ws[:cutoff] (default: the checkpoint's own setting, else all)."),
     noise: str = typer.Option("const", "--noise", help="Noise inputs: const, random, none or smooth (slowly drifting)."),
