@@ -193,6 +193,45 @@ def gif_delays(num_frames: int, fps: float) -> list[int]:
     return [b - a for a, b in zip(edges, edges[1:])]
 
 
+def set_gif_delays(path: str, fps: float) -> list[int]:
+    """Rewrite every frame delay of the GIF at `path` to `gif_delays(frames, fps)`; returns them.
+
+    ffmpeg rounds each frame's time to 1/100 s on its own (12.5 -> 13, 13, ...: a clip at 8 fps ends
+    up 1 % long); writing the delays from one clock makes them add up to the clip's duration."""
+    import struct
+
+    data = bytearray(Path(path).read_bytes())
+    flags = data[10]
+    pos = 13 + (3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0)
+    gces: list[int] = []            # offsets of the delay field of each frame's graphic control extension
+    frames = 0
+
+    def skip(p: int) -> int:
+        while data[p]:
+            p += data[p] + 1
+        return p + 1
+
+    while pos < len(data) and data[pos] != 0x3B:
+        if data[pos] == 0x21:
+            if data[pos + 1] == 0xF9:
+                gces.append(pos + 4)
+            pos = skip(pos + 2)
+        elif data[pos] == 0x2C:
+            frames += 1
+            packed = data[pos + 9]
+            pos += 10 + (3 * 2 ** ((packed & 7) + 1) if packed & 0x80 else 0)
+            pos = skip(pos + 1)
+        else:
+            raise WaifuError(f"ffmpeg wrote an unreadable GIF '{os.path.basename(path)}' (block 0x{data[pos]:02x})")
+    if len(gces) != frames:
+        raise WaifuError(f"ffmpeg wrote a GIF with {frames} frames but {len(gces)} delays; try --gif-quality normal")
+    delays = gif_delays(frames, fps)
+    for at, delay in zip(gces, delays):
+        data[at:at + 2] = struct.pack("<H", delay)
+    Path(path).write_bytes(bytes(data))
+    return delays
+
+
 def gif_fps(fps: float) -> tuple[float, str | None]:
     """(fps the GIF is drawn at, note for the user when that is not exactly what was asked)."""
     if fps > GIF_MAX_FPS:
@@ -367,9 +406,11 @@ class GifEncoder(IntermediateEncoder):
             return os.path.getsize(self.path)
 
         width, out_fps, budget_notes = self.within_budget(encode, fps, "GIF")
-        keep = frames_kept(self.frames, float(s.fps), out_fps)
-        return EncodeResult(self.path, keep, width, self.height_for(width), out_fps, notes + budget_notes,
-                            delays_cs=gif_delays(keep, out_fps))
+        delays = set_gif_delays(self.path, out_fps)
+        if out_fps != fps:                # the size budget halved the fps: say if that one is not exact either
+            budget_notes += [n for n in [gif_fps(out_fps)[1]] if n]
+        return EncodeResult(self.path, len(delays), width, self.height_for(width), out_fps, notes + budget_notes,
+                            delays_cs=delays)
 
 
 class WebpEncoder(IntermediateEncoder):
