@@ -154,7 +154,8 @@ def summary(G: torch.nn.Module) -> list[tuple[str, str]]:
     num_fp16 = kw.get("num_fp16_res", getattr(getattr(G, "synthesis", None), "num_fp16_res", 0)) or 0
     fp16_res = getattr(getattr(G, "synthesis", None), "fp16_resolutions", None)
     if num_fp16:
-        where = f" ({', '.join(f'{r} px' for r in fp16_res)})" if fp16_res else ""
+        sizes = list(dict.fromkeys(int(r) for r in fp16_res or ()))      # each size once, in order
+        where = f" ({len(fp16_res)} layers/blocks at {', '.join(map(str, sizes))} px)" if fp16_res else ""
         rows.append(("fp16 layers", f"num_fp16_res={num_fp16}{where}: float16 on CUDA, float32 on CPU"))
     else:
         rows.append(("fp16 layers", "none (float32)"))
