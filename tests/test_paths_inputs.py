@@ -92,6 +92,22 @@ def test_w_files_never_unpickle(tmp_path):
         load_keys(G, [str(h)])
 
 
+def test_w_files_that_are_not_numpy_name_what_they_are(tmp_path):
+    """A projector's torch .pt, a text file or a damaged .npz: one line saying what it is and how to save a W."""
+    pt = tmp_path / "proj.pt"
+    torch.save({"img.png": {"latent": torch.zeros(G.num_ws, G.w_dim)}}, pt)
+    text = tmp_path / "notes.npy"
+    text.write_text("0.1 0.2 0.3\n")
+    broken = tmp_path / "cut.npz"
+    broken.write_bytes(b"PK\x03\x04 cut short")
+    for path, needle in ((pt, "PyTorch file"), (text, "not a .npy/.npz array"), (broken, "damaged .npz")):
+        with pytest.raises(WaifuError) as err:
+            load_keys(G, ["3", str(path)])
+        msg = str(err.value)
+        assert needle in msg and path.name in msg and "\n" not in msg
+        assert "np.save" in msg or "save it again" in msg
+
+
 # --- style groups ----------------------------------------------------------------------------------
 def test_groups_follow_the_resolution_each_w_feeds():
     assert style_groups(G) == {"coarse": [0, 1, 2, 3], "middle": [4, 5, 6, 7], "fine": [8, 9], "all": list(range(10))}

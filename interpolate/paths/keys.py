@@ -78,6 +78,7 @@ def shuffle_keys(sources: list, shuffle_seed: int | None) -> list:
 def read_w_file(path: str, num_ws: int, w_dim: int) -> np.ndarray:
     """Read a W file -> [N, num_ws, w_dim] float64; one-line errors for every way it can be wrong."""
     name = os.path.basename(path)
+    _check_numpy_file(path, name)
     try:
         data = np.load(path, allow_pickle=False)
         if isinstance(data, np.ndarray):
@@ -102,6 +103,32 @@ def read_w_file(path: str, num_ws: int, w_dim: int) -> np.ndarray:
     except (OSError, EOFError, zipfile.BadZipFile) as err:
         raise WaifuError(f"W file '{name}' cannot be read as .npy/.npz ({type(err).__name__}); re-save it with numpy") from None
     return _w_rows(np.asarray(arr), name, num_ws, w_dim)
+
+
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGIC = b"PK\x03\x04"
+HOW_TO_SAVE = "save it with numpy: np.save('w.npy', w) or np.savez('w.npz', w=w), w of shape [num_ws, w_dim]"
+
+
+def _check_numpy_file(path: str, name: str) -> None:
+    """A W file must be a .npy array or an .npz archive (a zip of .npy): name what it is otherwise."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError as err:
+        raise WaifuError(f"W file '{name}' cannot be opened ({err.strerror or err}); check the path") from None
+    if head.startswith(NPY_MAGIC):
+        return
+    if head.startswith(ZIP_MAGIC):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = zf.namelist()
+        except (zipfile.BadZipFile, OSError):
+            raise WaifuError(f"W file '{name}' is a damaged .npz (zip) archive; save it again") from None
+        if any(n.endswith("data.pkl") for n in names):
+            raise WaifuError(f"W file '{name}' is a PyTorch file (torch.save), which is never unpickled; {HOW_TO_SAVE}")
+        return
+    raise WaifuError(f"W file '{name}' is not a .npy/.npz array (keys are seeds or numpy W files); {HOW_TO_SAVE}")
 
 
 def _w_rows(arr: np.ndarray, name: str, num_ws: int, w_dim: int) -> np.ndarray:
