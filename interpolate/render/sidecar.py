@@ -24,8 +24,16 @@ SIDECAR_FORMAT = "waifu-morph-render"
 
 
 def sidecar_path(output: str | os.PathLike) -> Path:
-    """output + '.json'; a folder output 'frames/' -> 'frames.json'."""
-    return Path(os.fspath(output).rstrip("/" + os.sep) + ".json")
+    """output + '.json'; a folder output 'frames/' -> 'frames.json'; a frame pattern 'out/img_%05d.png'
+    -> 'out/img.json' ('out/%05d.png' -> 'out/frames.json'): no '%05d' in a real file name."""
+    text = os.fspath(output).rstrip("/" + os.sep)
+    folder, name = os.path.split(text)
+    if "%" in name:
+        import re
+
+        stem = re.sub(r"%0?\d*d", "", os.path.splitext(name)[0]).strip("_-. ") or "frames"
+        return Path(folder or ".") / f"{stem}.json"
+    return Path(text + ".json")
 
 
 def checkpoint_record(G, checkpoint_path: str | None) -> dict[str, Any]:
@@ -95,6 +103,7 @@ def options_from_sidecar(path: str | os.PathLike) -> tuple[RenderOptions, dict]:
     ck = data.get("checkpoint") or {}
     if isinstance(ck, dict) and ck.get("path"):
         opts.checkpoint = ck["path"]
+    opts.overwrite = False           # replacing a file takes a -y typed now, not one recorded back then
     return opts, data
 
 

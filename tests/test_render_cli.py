@@ -1,0 +1,493 @@
+"""`waifu-morph render` end to end on a tiny checkpoint: the frames are the generator's, the files are
+safe (temp + rename, interruption, -y), errors are one line with exit 2, and renders can be repeated
+from their sidecar or saved latents bit for bit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_render_encode import ffmpeg_info, gif_blocks, mp4_boxes, read_video  # noqa: E402
+
+from interpolate.errors import WaifuError  # noqa: E402
+from interpolate.options import RenderOptions  # noqa: E402
+
+SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "chibi-64.pt"
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    from interpolate.formats.native import save_native
+    from interpolate.networks import build
+
+    kwargs = dict(z_dim=16, w_dim=16, img_resolution=64, img_channels=3, mapping_kwargs={"num_layers": 2},
+                  channel_base=256, channel_max=8)
+    torch.manual_seed(0)
+    return str(save_native(tmp_path_factory.mktemp("ckpt") / "tiny.pt", build("stylegan2", **kwargs), init_kwargs=kwargs))
+
+
+@pytest.fixture(scope="module")
+def G(tiny_checkpoint):
+    from interpolate.loading import load_generator
+
+    return load_generator(tiny_checkpoint, device="cpu")
+
+
+def cli(*args) -> int:
+    """Run the console script's entry point; its exit code."""
+    from interpolate.cli import main
+
+    try:
+        main([str(a) for a in args])
+    except SystemExit as exc:
+        return 0 if exc.code is None else exc.code
+    return 0
+
+
+def opts_for(ckpt, out, **kw) -> RenderOptions:
+    base = dict(checkpoint=ckpt, keys=["1,2"], frames=3, output=str(out), quiet=True, device="cpu")
+    return RenderOptions(**{**base, **kw})
+
+
+@torch.no_grad()
+def expected_frames(G, opts: RenderOptions) -> np.ndarray:
+    """uint8 [N, H, W, 3] the generator gives for each frame's ws, one synthesis call per frame."""
+    from interpolate.paths import plan_path
+
+    path = plan_path(G, opts)
+    out = []
+    for k in range(path.num_frames):
+        f = path.chunk(k, k + 1)
+        img = G.synthesis(f.ws, noise_mode=f.noise_mode, noise=f.noise)
+        out.append((img * 127.5 + 128).clamp(0, 255).to(torch.uint8)[0].permute(1, 2, 0).numpy())
+    return np.stack(out)
+
+
+def read_pngs(folder, glob="*.png") -> np.ndarray:
+    from PIL import Image
+
+    files = sorted(Path(folder).glob(glob))
+    return np.stack([np.asarray(Image.open(p).convert("RGB")) for p in files])
+
+
+def hidden(folder) -> list[str]:
+    return sorted(n for n in os.listdir(folder) if n.startswith("."))
+
+
+def one_error_line(err: str) -> str:
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error:") and "Traceback" not in err
+    return lines[0]
+
+
+# --- the frames are the generator's -----------------------------------------------------------------
+def test_mp4_frame_k_is_the_generators_image_for_ws_k(tmp_path, tiny_checkpoint, G, capfd):
+    out = tmp_path / "a.mp4"
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2,3", "--frames", "3", "--device", "cpu", "-o", out) == 0
+    want = expected_frames(G, opts_for(tiny_checkpoint, out, keys=["1,2,3"]))
+    got = read_video(out)
+    assert got.shape == want.shape == (7, 64, 64, 3)
+    err = np.abs(got.astype(int) - want).mean(axis=(1, 2, 3))
+    assert err.max() < 6
+    for k in range(1, 7):                                   # frame k, not its neighbour
+        assert np.abs(got[k].astype(int) - want[k - 1]).mean() > err[k]
+    info = ffmpeg_info(out)
+    assert "h264" in info and "yuv420p" in info and "30 fps" in info
+    boxes = mp4_boxes(out)
+    assert boxes.index("moov") < boxes.index("mdat")
+    summary = [ln for ln in capfd.readouterr().err.splitlines() if ln.startswith("wrote ")]
+    assert len(summary) == 1
+    line = summary[0]
+    assert str(out) in line and "7 frames" in line and "0.23 s" in line and "30 fps" in line and "64x64" in line
+    assert f"{out.stat().st_size / 1e3:.3g} KB" in line and "frames/s" in line
+
+
+def test_png_frames_folder_and_pattern_are_exact(tmp_path, tiny_checkpoint, G):
+    want = expected_frames(G, opts_for(tiny_checkpoint, "x", keys=["4,5"], style="coarse"))
+    # one frame per synthesis call, as the reference: then the PNGs are the generator's images bit for bit
+    assert cli("render", tiny_checkpoint, "--seeds", "4,5", "--style", "coarse", "--frames", "3", "-q",
+               "--batch-size", "1", "-o", tmp_path / "folder") == 0
+    assert sorted(os.listdir(tmp_path / "folder")) == [f"{k:05d}.png" for k in range(4)]
+    assert np.array_equal(read_pngs(tmp_path / "folder"), want)
+    assert (tmp_path / "folder.json").is_file()
+    (tmp_path / "pat").mkdir()
+    (tmp_path / "pat" / "keep.txt").write_text("mine")
+    assert cli("render", tiny_checkpoint, "--seeds", "4,5", "--style", "coarse", "--frames", "3", "-q",
+               "--batch-size", "1", "-o", tmp_path / "pat" / "img_%03d.png") == 0
+    assert sorted(os.listdir(tmp_path / "pat")) == ["img.json", "img_000.png", "img_001.png", "img_002.png",
+                                                  "img_003.png", "keep.txt"]       # no '%03d' in a file name
+    assert np.array_equal(read_pngs(tmp_path / "pat", "img_*.png"), want)
+    assert hidden(tmp_path) == [] and hidden(tmp_path / "pat") == []
+
+
+def test_gif_through_the_command(tmp_path, tiny_checkpoint, G):
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "4", "--fps", "20", "-q",
+               "-o", tmp_path / "a.gif") == 0
+    g = gif_blocks(tmp_path / "a.gif")
+    assert g["loop"] == 0 and g["images"] == 5 and g["delays"] == [5] * 5 and g["size"] == (64, 64)
+    want = expected_frames(G, opts_for(tiny_checkpoint, "x", keys=["1,2"], frames=4, fps=20))
+    assert np.abs(read_video(tmp_path / "a.gif").astype(int) - want).mean() < 12
+    side = json.loads((tmp_path / "a.gif.json").read_text())
+    assert side["output"]["gif_delays_cs"] == [5] * 5 and side["output"]["duration"] == 0.25
+
+
+def test_codec_crf_and_x264_speed_flags_reach_the_encoder(tmp_path, tiny_checkpoint):
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "-q", "--codec", "h265", "--crf", "30",
+               "--preset", "ultrafast", "-o", tmp_path / "h.mp4") == 0
+    assert "hevc" in ffmpeg_info(tmp_path / "h.mp4") and "hvc1" in ffmpeg_info(tmp_path / "h.mp4")
+    options = json.loads((tmp_path / "h.mp4.json").read_text())["options"]
+    assert (options["codec"], options["crf"], options["x264_preset"]) == ("h265", 30, "ultrafast")
+    sizes = {}
+    for crf in (5, 45):
+        assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "-q", "--crf", crf,
+                   "-o", tmp_path / f"c{crf}.mp4") == 0
+        sizes[crf] = (tmp_path / f"c{crf}.mp4").stat().st_size
+    assert sizes[45] < sizes[5] / 2
+
+
+def test_odd_size_mp4_is_even(tmp_path, tiny_checkpoint):
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "-q", "--size", "33x21",
+               "-o", tmp_path / "odd.mp4") == 0
+    assert read_video(tmp_path / "odd.mp4").shape == (3, 22, 34, 3)
+    assert json.loads((tmp_path / "odd.mp4.json").read_text())["output"]["width"] == 34
+
+
+# --- geometry: --size, --fit, --grid, --label -------------------------------------------------------
+def render_frames(G, opts: RenderOptions) -> np.ndarray:
+    from interpolate.paths import plan_path
+    from interpolate.render import render_path
+
+    render_path(G, plan_path(G, opts), opts)
+    return read_pngs(opts.output)
+
+
+def test_size_and_fit_pad_or_crop(tmp_path, tiny_checkpoint, G):
+    """--size resizes with Lanczos; pad centres the picture between black bars, crop fills and cuts."""
+    from PIL import Image
+
+    base = opts_for(tiny_checkpoint, tmp_path / "full", frames=2)
+    full = render_frames(G, base)
+    resized = lambda side: np.stack([np.asarray(Image.fromarray(f).resize((side, side), Image.LANCZOS))  # noqa: E731
+                                     for f in full])
+    wide = render_frames(G, dataclasses.replace(base, output=str(tmp_path / "wide"), size="96x64", fit="pad"))
+    assert wide.shape == (3, 64, 96, 3)
+    assert wide[:, :, :16].max() == 0 and wide[:, :, 80:].max() == 0 and np.array_equal(wide[:, :, 16:80], full)
+    story = render_frames(G, dataclasses.replace(base, output=str(tmp_path / "story"), size="48x96", fit="pad"))
+    assert story.shape == (3, 96, 48, 3) and story[:, :24].max() == 0 and story[:, 72:].max() == 0
+    assert np.array_equal(story[:, 24:72], resized(48))
+    bilinear = np.stack([np.asarray(Image.fromarray(f).resize((48, 48), Image.BILINEAR)) for f in full])
+    assert not np.array_equal(story[:, 24:72], bilinear)
+    square = render_frames(G, dataclasses.replace(base, output=str(tmp_path / "sq"), size="48x96", fit="crop"))
+    assert np.array_equal(square, resized(96)[:, :, 24:72])
+    with pytest.raises(WaifuError):
+        render_frames(G, dataclasses.replace(base, output=str(tmp_path / "bad"), size="48x96", fit="stretch"))
+
+
+def test_grid_cells_are_the_single_path_renders_of_their_keys(tmp_path, tiny_checkpoint, G):
+    opts = opts_for(tiny_checkpoint, tmp_path / "grid", keys=["0-11"], frames=2, grid="3x2")
+    assert cli("render", tiny_checkpoint, "--seeds", "0-11", "--frames", "2", "--grid", "3x2", "-q",
+               "-o", tmp_path / "grid") == 0
+    grid = read_pngs(tmp_path / "grid").astype(int)
+    assert grid.shape == (3, 128, 192, 3)
+    cells = [grid[:, r * 64:(r + 1) * 64, c * 64:(c + 1) * 64] for r in range(2) for c in range(3)]
+    for i, cell in enumerate(cells):
+        single = expected_frames(G, dataclasses.replace(opts, keys=[f"{2 * i},{2 * i + 1}"], grid=None))
+        assert np.abs(cell - single).max() <= 1          # batching changes float sums in the last bit
+        assert np.mean(cell != single) < 0.01
+    for i in range(6):
+        for j in range(i + 1, 6):
+            assert np.abs(cells[i] - cells[j]).mean() > 3
+    assert cli("render", tiny_checkpoint, "--seeds", "0-10", "--grid", "3x2", "-q", "-o", tmp_path / "g2") == 2
+
+
+def test_label_writes_the_seeds_in_the_bottom_left_of_each_cell(tmp_path, tiny_checkpoint, G):
+    base = opts_for(tiny_checkpoint, tmp_path / "plain", keys=["0-3"], frames=2, grid="2x1")
+    from interpolate.paths import plan_path
+    from interpolate.render import render_paths
+    from interpolate.render.video import grid_options
+
+    for name, label in (("plain", False), ("label", True)):
+        o = dataclasses.replace(base, output=str(tmp_path / name), label=label)
+        render_paths(G, [plan_path(G, c) for c in grid_options(o, 2, 1)], o, cols=2, rows=1)
+    plain, labelled = read_pngs(tmp_path / "plain").astype(int), read_pngs(tmp_path / "label").astype(int)
+    changed = np.abs(plain - labelled).max(axis=(0, 3)) > 0            # [H, W]
+    assert changed.any()
+    ys, xs = np.nonzero(changed)
+    assert ys.min() >= 32                                              # bottom half only
+    for c in range(2):                                                 # in each cell, at its left
+        in_cell = (xs >= c * 64) & (xs < (c + 1) * 64)
+        assert in_cell.any() and xs[in_cell].min() < c * 64 + 12
+    assert not np.array_equal(labelled[0], labelled[1]) or True
+    # the caption follows the path: 'seed 0' on the key frame, 'seed 0 → 1' in the transition
+    from interpolate.render.pipeline import Labeler
+
+    paths = [plan_path(G, c) for c in grid_options(base, 2, 1)]
+    lab = Labeler(paths, __import__("interpolate.render.pipeline", fromlist=["Geometry"]).Geometry(128, 64, 128, 64),
+                  2, 1, 64, 64)
+    assert lab.text(paths[0], 0) == "seed 0" and lab.text(paths[1], 0) == "seed 2"
+
+
+# --- safety -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["a.mp4", "a.gif", "pat/%05d.png"])
+def test_the_output_appears_only_when_complete(tmp_path, tiny_checkpoint, G, name):
+    from interpolate.paths import plan_path
+    from interpolate.render import render_path
+
+    out = tmp_path / name
+    final = out.parent if "%" in name else out
+    final.parent.mkdir(exist_ok=True)
+    seen = []
+
+    def look(index, frame):
+        if index == 2:
+            folder = final if "%" in name else final.parent
+            visible = [n for n in os.listdir(final) if not n.startswith(".")] if "%" in name else final.exists()
+            seen.append((hidden(folder), visible))
+        return frame
+
+    opts = opts_for(tiny_checkpoint, out, batch_size=1)
+    render_path(G, plan_path(G, opts), opts, frame_hook=look)
+    (temps, present), = seen
+    assert len(temps) >= 1 and all(t.endswith(".part") for t in temps)      # a temp beside the output ...
+    assert present in (False, [])                                          # ... and no output yet
+    folder = final if "%" in name else final.parent
+    assert hidden(folder) == []                                            # renamed, nothing left
+    assert final.exists()
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.mark.parametrize("name, exc", [("a.mp4", Boom), ("a.gif", Boom), ("a.webp", KeyboardInterrupt),
+                                       ("frames_dir", KeyboardInterrupt), ("pat/%05d.png", Boom)])
+def test_an_error_mid_render_leaves_the_older_output_untouched(tmp_path, tiny_checkpoint, G, name, exc):
+    from interpolate.paths import plan_path
+    from interpolate.render import render_path
+
+    out = tmp_path / name
+    opts = opts_for(tiny_checkpoint, out, batch_size=1, overwrite=True)
+    final = out.parent if "%" in name else out
+    if "%" in name or "." not in name:                                     # the older output: frames ...
+        final.mkdir()
+        for k in range(5):
+            (final / f"{k:05d}.png").write_bytes(b"old frame %d" % k)
+        (final / "notes.txt").write_text("mine")
+    else:                                                                  # ... or a file
+        final.write_bytes(b"older " + name.encode())
+
+    def snapshot():
+        files = sorted(p for p in final.rglob("*")) if final.is_dir() else [final]
+        return {str(p): p.read_bytes() for p in files}, sorted(os.listdir(tmp_path))
+
+    before = snapshot()
+
+    def fail(index, frame):
+        if index == 2:
+            raise exc()
+        return frame
+
+    opts2 = dataclasses.replace(opts, keys=["7,8"])
+    with pytest.raises(exc):
+        render_path(G, plan_path(G, opts2), opts2, frame_hook=fail)
+    assert snapshot() == before
+    assert hidden(tmp_path) == [] and (not final.is_dir() or hidden(final) == [])
+
+
+def test_ctrl_c_during_generation_removes_the_temp(tmp_path, tiny_checkpoint, G, monkeypatch):
+    """Ctrl-C lands in the main thread, which is synthesizing; the writer thread is stopped too."""
+    from interpolate.paths import plan_path
+    from interpolate.render import render_path
+
+    out = tmp_path / "a.mp4"
+    out.write_bytes(b"older video")
+    calls = {"n": 0}
+    real = G.synthesis.forward
+
+    def synth(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    opts = opts_for(tiny_checkpoint, out, batch_size=1, overwrite=True)
+    path = plan_path(G, opts)
+    monkeypatch.setattr(G.synthesis, "forward", synth)
+    with pytest.raises(KeyboardInterrupt):
+        render_path(G, path, opts)
+    assert out.read_bytes() == b"older video" and hidden(tmp_path) == []
+    import threading
+
+    assert not [t for t in threading.enumerate() if t.name == "waifu-morph-writer" and t.is_alive()]
+
+
+def test_existing_output_is_refused_without_overwrite(tmp_path, tiny_checkpoint, capfd):
+    out = tmp_path / "a.mp4"
+    out.write_bytes(b"mine")
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "-o", out) == 2
+    line = one_error_line(capfd.readouterr().err)
+    assert "exists" in line and "--overwrite" in line
+    assert out.read_bytes() == b"mine" and hidden(tmp_path) == []
+    (tmp_path / "frames").mkdir()
+    (tmp_path / "frames" / "00000.png").write_bytes(b"x")
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "-o", tmp_path / "frames" / "%05d.png") == 2
+    assert (tmp_path / "frames" / "00000.png").read_bytes() == b"x"
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "-q", "-y", "-o", out) == 0
+    assert out.read_bytes() != b"mine" and len(read_video(out)) == 3
+
+
+def test_missing_ffmpeg_is_one_line_and_exit_2(tmp_path, tiny_checkpoint, monkeypatch, capfd):
+    import imageio_ffmpeg
+
+    def gone():
+        raise RuntimeError("No ffmpeg exe could be found. Install ffmpeg on your system.")
+
+    monkeypatch.setattr(imageio_ffmpeg, "get_ffmpeg_exe", gone)
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "-o", tmp_path / "a.mp4") == 2
+    assert "ffmpeg" in one_error_line(capfd.readouterr().err)
+    assert os.listdir(tmp_path) == []
+
+
+def test_unwritable_output_folder_is_one_line_and_exit_2(tmp_path, tiny_checkpoint, capfd):
+    (tmp_path / "file").write_text("not a folder")
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "-o", tmp_path / "file" / "a.mp4") == 2
+    assert "folder" in one_error_line(capfd.readouterr().err)
+    if os.geteuid() != 0:                            # root writes anywhere
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        try:
+            assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "-o", ro / "a.mp4") == 2
+            assert "not writable" in one_error_line(capfd.readouterr().err)
+        finally:
+            ro.chmod(0o700)
+
+
+def test_unwritable_folder_found_when_writing_is_one_line(tmp_path, tiny_checkpoint, G, monkeypatch, capfd):
+    """A folder that passes the check but refuses the temp file (a read-only mount, a race)."""
+    import tempfile as tf
+
+    def denied(*a, **k):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tf, "mkstemp", denied)
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "-o", tmp_path / "a.mp4") == 2
+    assert "permission denied" in one_error_line(capfd.readouterr().err)
+
+
+def test_max_size_that_cannot_be_met_through_the_command(tmp_path, tiny_checkpoint, capfd):
+    out = tmp_path / "a.gif"
+    out.write_bytes(b"older gif")
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "-y", "--max-size", "300B", "-o", out) == 2
+    assert "--max-size" in one_error_line(capfd.readouterr().err)
+    assert out.read_bytes() == b"older gif" and hidden(tmp_path) == []
+
+
+def test_max_size_reports_what_changed(tmp_path, tiny_checkpoint, capfd):
+    out = tmp_path / "a.gif"
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "3", "--size", "256x256", "--noise", "random",
+               "--max-size", "40KB", "-o", out) == 0
+    err = capfd.readouterr().err
+    assert out.stat().st_size <= 40_000
+    note = [ln for ln in err.splitlines() if "max-size" in ln]
+    assert note and "width 256 ->" in note[0]
+    g = gif_blocks(out)
+    assert g["size"][0] < 256
+    side = json.loads((tmp_path / "a.gif.json").read_text())
+    assert side["output"]["width"] == g["size"][0] and side["output"]["notes"]
+
+
+def test_quiet_prints_nothing(tmp_path, tiny_checkpoint, capfd):
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "--fps", "30", "-q",
+               "-o", tmp_path / "a.gif") == 0
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+# --- reproducible -----------------------------------------------------------------------------------
+def test_sidecar_records_checkpoint_options_and_version(tmp_path, tiny_checkpoint):
+    from interpolate import __version__
+
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "--psi", "0.7", "-q",
+               "-o", tmp_path / "a.mp4") == 0
+    side = json.loads((tmp_path / "a.mp4.json").read_text())
+    sha = hashlib.sha256(Path(tiny_checkpoint).read_bytes()).hexdigest()
+    assert side["checkpoint_sha256"] == sha == side["checkpoint"]["sha256"]
+    assert set(side["options"]) == set(RenderOptions.field_names())
+    assert side["options"]["psi"] == 0.7 and side["options"]["frames"] == 2
+    assert side["version"] == __version__ and __version__ in side["tool"]
+    assert side["output"]["frames"] == 3
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "-q", "--no-sidecar", "-y",
+               "-o", tmp_path / "a.mp4") == 0
+    assert not (tmp_path / "a.mp4.json").exists()        # the old sidecar would describe another render
+
+
+def test_render_from_sidecar_is_bit_identical(tmp_path, tiny_checkpoint, capfd):
+    assert cli("render", tiny_checkpoint, "--seeds", "5,6,7", "--style", "middle", "--frames", "2", "--psi", "0.6",
+               "--noise", "random", "--noise-seed", "3", "--easing", "smoothstep", "-q", "-y", "-o", tmp_path / "first") == 0
+    assert cli("render", "--from", tmp_path / "first.json", "-q", "-o", tmp_path / "again") == 0
+    first, again = read_pngs(tmp_path / "first"), read_pngs(tmp_path / "again")
+    assert first.shape == (5, 64, 64, 3) and np.array_equal(first, again)
+    side = json.loads((tmp_path / "again.json").read_text())
+    assert side["options"]["style"] == "middle" and side["options"]["noise_seed"] == 3
+    # flags typed with --from win
+    assert cli("render", "--from", tmp_path / "first.json", "--psi", "1", "-q", "-o", tmp_path / "other") == 0
+    assert not np.array_equal(read_pngs(tmp_path / "other"), first)
+    # replaying does not silently replace the file it came from (the -y recorded in the sidecar does not count)
+    capfd.readouterr()
+    assert cli("render", "--from", tmp_path / "first.json") == 2
+    assert "exists" in one_error_line(capfd.readouterr().err)
+    assert cli("render", "--from", tmp_path / "first.json", "-y", "-q") == 0
+    assert np.array_equal(read_pngs(tmp_path / "first"), first)
+
+
+def test_render_from_sidecar_refuses_another_checkpoint(tmp_path, tiny_checkpoint, capfd):
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "-q", "-o", tmp_path / "a") == 0
+    copy = tmp_path / "tiny.pt"
+    data = bytearray(Path(tiny_checkpoint).read_bytes())
+    copy.write_bytes(bytes(data))
+    side = json.loads((tmp_path / "a.json").read_text())
+    side["checkpoint_sha256"] = side["checkpoint"]["sha256"] = "0" * 64
+    (tmp_path / "b.json").write_text(json.dumps(side))
+    assert cli("render", "--from", tmp_path / "b.json", "-o", tmp_path / "b") == 2
+    assert "SHA-256" in one_error_line(capfd.readouterr().err)
+    assert cli("render", "--from", tmp_path / "missing.json", "-o", tmp_path / "c") == 2
+    assert "does not exist" in one_error_line(capfd.readouterr().err)
+
+
+def test_save_latents_then_from_latents_is_bit_identical(tmp_path, tiny_checkpoint):
+    lat = tmp_path / "lat.npz"
+    assert cli("render", tiny_checkpoint, "--seeds", "8,9,10", "--style", "cascade", "--frames", "3",
+               "--save-latents", lat, "-q", "-o", tmp_path / "a") == 0
+    assert lat.is_file()
+    assert cli("render", tiny_checkpoint, "--from-latents", lat, "--seeds", "1,2", "-q", "-o", tmp_path / "b") == 0
+    a, b = read_pngs(tmp_path / "a"), read_pngs(tmp_path / "b")
+    assert a.shape == (7, 64, 64, 3) and np.array_equal(a, b)
+
+
+# --- the shipped model ------------------------------------------------------------------------------
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="checkpoints/chibi-64.pt is not there")
+def test_default_checkpoint_renders_the_issue_example(tmp_path, monkeypatch):
+    from interpolate.loading import load_generator
+
+    monkeypatch.chdir(tmp_path)
+    assert cli("render", "--seeds", "3,17,42", "--style", "fine", "--frames", "2", "--device", "cpu", "-q",
+               "-o", "waifu.mp4") == 0
+    side = json.loads((tmp_path / "waifu.mp4.json").read_text())
+    assert side["checkpoint_sha256"] == hashlib.sha256(SHIPPED.read_bytes()).hexdigest()
+    G = load_generator(str(SHIPPED), device="cpu")
+    want = expected_frames(G, opts_for(None, "x", keys=["3,17,42"], style="fine", frames=2))
+    got = read_video(tmp_path / "waifu.mp4")
+    assert got.shape == want.shape == (5, 64, 64, 3)
+    assert np.abs(got.astype(int) - want).mean() < 6
