@@ -149,7 +149,10 @@ def summary(G: torch.nn.Module) -> list[tuple[str, str]]:
     rows.append(("resolution", f"{height}x{width} (HxW), {G.img_channels} channels"))
     rows.append(("z / w / c dims", f"{G.z_dim} / {G.w_dim} / {G.c_dim}"))
     rows.append(("num_ws", str(G.num_ws)))
-    rows.append(("style groups", "\n".join(_style_group_lines(G))))
+    group_lines = _style_group_lines(G)
+    if G.arch == "stylegan3":
+        group_lines.append("(StyleGAN3: a layer's scale is 2 x its cutoff frequency, so not a power of two)")
+    rows.append(("style groups", "\n".join(group_lines)))
     rows.append(("parameters", f"{sum(p.numel() for p in G.parameters()):,}"))
     num_fp16 = kw.get("num_fp16_res", getattr(getattr(G, "synthesis", None), "num_fp16_res", 0)) or 0
     fp16_res = getattr(getattr(G, "synthesis", None), "fp16_resolutions", None)

@@ -71,6 +71,8 @@ def group_lines(rows) -> dict[str, str]:
     """{'coarse': '0-3', ...} from the info table's style-groups cell."""
     out = {}
     for line in rows["style groups"].splitlines():
+        if line.startswith("("):        # a note under the groups
+            continue
         name, word, layers = line.split()[:3]
         assert word == "layers"
         out[name] = layers
@@ -126,6 +128,7 @@ def test_info_stylegan3_groups_follow_the_layer_cutoffs(files):
     want = sg3_expected_groups(64)
     assert all(want[name] for name in want)          # at 64 px every band has layers
     assert group_lines(rows) == {name: ranges(idx) for name, idx in want.items()}
+    assert "2 x its cutoff frequency" in rows["style groups"]
 
 
 # --- image --------------------------------------------------------------------------------------------

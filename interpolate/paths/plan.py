@@ -114,7 +114,8 @@ def validate_path_options(opts, G) -> None:
     if opts.base is not None:
         base_entries = expand_files(parse_keys([str(opts.base)]), G.num_ws, G.w_dim)
         if len(base_entries) != 1:
-            raise WaifuError(f"--base must be one seed or one w, got {len(base_entries)} from '{opts.base}'")
+            raise WaifuError(f"--base must be one seed or one w, got {len(base_entries)} from '{opts.base}'; "
+                             f"pass a single seed (--base 7) or a W file holding one w")
     if opts.frames is None and opts.durations is None:
         seconds_to_seg_frames([opts.seconds] * transitions, fps)
 
