@@ -146,7 +146,11 @@ def render(
     from .render.command import run_render
 
     values = {k: v for k, v in ctx.params.items() if k not in ("from_file", "preset")}
-    run_render(values, _given(ctx), from_file, console, preset=preset)
+    try:
+        run_render(values, _given(ctx), from_file, console, preset=preset)
+    except KeyboardInterrupt:       # typer turns it into a silent exit 130: say that nothing was left
+        console.print("[bold red]interrupted[/]: nothing partial was left behind")
+        raise typer.Exit(130) from None
 
 
 @app.command()
@@ -178,9 +182,13 @@ def mix(
     """
     from .render.figures import style_mixing
 
-    style_mixing(checkpoint, rows=rows, cols=cols, style=style, layers=layers, psi=psi, noise=noise, output=output,
-                 video=video, seconds=seconds, fps=fps, cell=cell, overwrite=overwrite, device=device, quiet=quiet,
-                 console=console)
+    try:
+        style_mixing(checkpoint, rows=rows, cols=cols, style=style, layers=layers, psi=psi, noise=noise, output=output,
+                     video=video, seconds=seconds, fps=fps, cell=cell, overwrite=overwrite, device=device, quiet=quiet,
+                     console=console)
+    except KeyboardInterrupt:
+        console.print("[bold red]interrupted[/]: nothing partial was left behind")
+        raise typer.Exit(130) from None
 
 
 # --- presets, reels and batch renders (interpolate/batch) --------------------------------------------

@@ -228,14 +228,14 @@ def test_label_writes_the_seeds_in_the_bottom_left_of_each_cell(tmp_path, tiny_c
     for c in range(2):                                                 # in each cell, at its left
         in_cell = (xs >= c * 64) & (xs < (c + 1) * 64)
         assert in_cell.any() and xs[in_cell].min() < c * 64 + 12
-    assert not np.array_equal(labelled[0], labelled[1]) or True
+    assert not np.array_equal(changed[:, :64], changed[:, 64:])        # each cell its own seeds
     # the caption follows the path: 'seed 0' on the key frame, 'seed 0 → 1' in the transition
-    from interpolate.render.pipeline import Labeler
+    from interpolate.render.pipeline import Geometry, Labeler
 
     paths = [plan_path(G, c) for c in grid_options(base, 2, 1)]
-    lab = Labeler(paths, __import__("interpolate.render.pipeline", fromlist=["Geometry"]).Geometry(128, 64, 128, 64),
-                  2, 1, 64, 64)
+    lab = Labeler(paths, Geometry(128, 64, 128, 64), 2, 1, 64, 64)
     assert lab.text(paths[0], 0) == "seed 0" and lab.text(paths[1], 0) == "seed 2"
+    assert lab.text(paths[1], 1) == "seed 2 → 3" and lab.text(paths[1], 2) == "seed 3"
 
 
 # --- safety -----------------------------------------------------------------------------------------
@@ -345,6 +345,69 @@ def test_existing_output_is_refused_without_overwrite(tmp_path, tiny_checkpoint,
     assert (tmp_path / "frames" / "00000.png").read_bytes() == b"x"
     assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "-q", "-y", "-o", out) == 0
     assert out.read_bytes() != b"mine" and len(read_video(out)) == 3
+
+
+@pytest.mark.parametrize("args, words", [
+    (["-o", "a.avi"], ".mp4"),
+    (["-o", "f/%05d.jpg"], "%05d.png"),
+    (["--crf", "99"], "--crf"),
+    (["--codec", "vp9"], "h265"),
+    (["--x264-preset", "warp"], "preset"),
+    (["--gif-quality", "ultra", "-o", "a.gif"], "hq"),
+    (["--max-size", "lots", "-o", "a.gif"], "--max-size"),
+    (["--max-size", "5MB", "-o", "frames/"], "--max-size"),
+    (["--size", "640"], "--size"),
+    (["--size", "9000x10"], "--size"),
+    (["--fit", "stretch", "--size", "32x32"], "pad"),
+    (["--grid", "0x2"], "--grid"),
+    (["--precision", "fp8"], "precision"),
+    (["--batch-size", "0"], "--batch-size"),
+])
+def test_bad_output_options_are_one_line_errors_before_anything_is_written(tmp_path, tiny_checkpoint, capfd,
+                                                                           monkeypatch, args, words):
+    monkeypatch.chdir(tmp_path)
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", *args) == 2
+    assert words in one_error_line(capfd.readouterr().err)
+    assert os.listdir(tmp_path) in ([], ["frames"])
+
+
+def test_a_pattern_replaced_with_y_drops_the_older_longer_render(tmp_path, tiny_checkpoint, G):
+    from interpolate.paths import plan_path
+    from interpolate.render import render_path
+
+    pat = tmp_path / "pat"
+    pat.mkdir()
+    (pat / "keep.txt").write_text("mine")
+    long = opts_for(tiny_checkpoint, pat / "%03d.png", frames=4)
+    render_path(G, plan_path(G, long), long)
+    assert len(list(pat.glob("*.png"))) == 5
+    short = dataclasses.replace(long, frames=2, overwrite=True)
+    render_path(G, plan_path(G, short), short)
+    assert sorted(os.listdir(pat)) == ["000.png", "001.png", "002.png", "frames.json", "keep.txt"]
+
+
+def test_ctrl_c_through_the_command_exits_130_and_leaves_nothing(tmp_path, tiny_checkpoint, monkeypatch, capfd):
+    import interpolate.render.pipeline as pipeline
+
+    def interrupted(self, start, stop):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline.FrameSource, "synthesize", interrupted)
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "-o", tmp_path / "a.gif") == 130
+    assert "interrupted" in capfd.readouterr().err
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_full_disk_while_writing_frames_is_one_line(tmp_path, tiny_checkpoint, monkeypatch, capfd):
+    from PIL import Image
+
+    def full(self, *a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "-o", tmp_path / "frames") == 2
+    assert "disk is full" in one_error_line(capfd.readouterr().err)
+    assert os.listdir(tmp_path) == []
 
 
 def test_missing_ffmpeg_is_one_line_and_exit_2(tmp_path, tiny_checkpoint, monkeypatch, capfd):
