@@ -34,6 +34,7 @@ GIF_MAX_FPS = 50.0           # browsers draw delays under 2/100 s as 10/100 s
 MIN_BUDGET_WIDTH = 64        # --max-size never shrinks a clip narrower than this
 MIN_BUDGET_FPS = 8.0         # ... nor below this frame rate
 WEBP_QUALITY = 80
+MIN_BITRATE = 20_000         # MP4 under --max-size: never ask x264 for less (bit/s)
 
 
 # --- ffmpeg -----------------------------------------------------------------------------------------
@@ -447,13 +448,20 @@ class BudgetMp4Encoder(IntermediateEncoder):
             vf_fps = ["-r", str(fps_fraction(out_fps))] if out_fps != float(s.fps) else []
             args = mp4_args(s, width if width != self.width else None, state["bitrate"])
             run_ffmpeg(["-i", self.intermediate, *vf_fps, *args, self.path], self.path)
-            size = os.path.getsize(self.path)
-            if state["bitrate"] is None and size > s.max_bytes:
-                state["bitrate"] = max(20_000, int(s.max_bytes * 8 * 0.85 / max(duration, 1e-3)))
+            return os.path.getsize(self.path)
+
+        def encode_within_rate(width: int, out_fps: float) -> int:
+            """CRF; if too big, the bitrate the budget allows; if x264 overshoots it, that rate scaled down once."""
+            size = encode(width, out_fps)
+            if size > s.max_bytes and state["bitrate"] is None:
+                state["bitrate"] = max(MIN_BITRATE, int(s.max_bytes * 8 * 0.85 / max(duration, 1e-3)))
+                size = encode(width, out_fps)
+            if size > s.max_bytes and state["bitrate"] > MIN_BITRATE:
+                state["bitrate"] = max(MIN_BITRATE, int(state["bitrate"] * s.max_bytes / size * 0.9))
                 size = encode(width, out_fps)
             return size
 
-        width, out_fps, notes = self.within_budget(encode, float(s.fps), "MP4")
+        width, out_fps, notes = self.within_budget(encode_within_rate, float(s.fps), "MP4")
         if state["bitrate"]:
             notes.insert(0, f"--max-size: CRF {s.crf} was too big; encoded at {state['bitrate'] / 1000:.0f} kbit/s")
         h = self.height_for(width)
