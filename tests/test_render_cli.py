@@ -156,6 +156,30 @@ def test_codec_crf_and_x264_speed_flags_reach_the_encoder(tmp_path, tiny_checkpo
     assert sizes[45] < sizes[5] / 2
 
 
+def test_preset_then_typed_flags_then_from(tmp_path, tiny_checkpoint):
+    """Layers: defaults < the sidecar of --from < --preset < flags typed on the command line."""
+    from interpolate.render.command import options_from_flags
+
+    def opts(*args):
+        from typer.main import get_command
+
+        from interpolate.cli import _given, app
+
+        ctx = get_command(app).commands["render"].make_context("render", [str(a) for a in args])
+        values = {k: v for k, v in ctx.params.items() if k not in ("from_file", "preset")}
+        return options_from_flags(values, _given(ctx), ctx.params["from_file"], ctx.params["preset"])[0]
+
+    o = opts(tiny_checkpoint, "--seeds", "1,2", "--preset", "color-cycle", "--seconds", "0.5")
+    assert (o.style, o.loop, o.seconds, o.keys) == ("fine", True, 0.5, ["1,2"])     # typed --seconds wins
+    o = opts("--seeds", "1,2", "--preset", "veryslow")                               # an x264 speed
+    assert o.x264_preset == "veryslow" and o.style == "all"
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "--psi", "0.5", "-q",
+               "-o", tmp_path / "a.mp4") == 0
+    o = opts("--from", tmp_path / "a.mp4.json", "--preset", "color-cycle", "--frames", "3", "-o", "b.mp4")
+    assert (o.psi, o.style, o.loop, o.frames, o.output, o.checkpoint) == (0.5, "fine", True, 3, "b.mp4",
+                                                                          str(Path(tiny_checkpoint).resolve()))
+
+
 def test_odd_size_mp4_is_even(tmp_path, tiny_checkpoint):
     assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "-q", "--size", "33x21",
                "-o", tmp_path / "odd.mp4") == 0
