@@ -5,17 +5,20 @@
     (grid tiled on the device) -> host copy  -->  labels, frame hook -> encoder (ffmpeg pipe)
     (non-blocking, pinned) -> next batch          bounded queue: memory stays flat
 
-On a GPU the host copy of batch i and the encoding of batch i-1 overlap the synthesis of batch i+1.
-The batch size adapts (grows while frames/s improve, halves on out-of-memory) unless it is set.
+On a GPU the host copy of batch i (on its own CUDA stream, into pinned memory) and the encoding of
+batch i-1 overlap the synthesis of batch i+1. On a CPU both stages share the cores: generation gets
+all but one of them while streaming (`cpu_threads`), the encoder the rest. The batch size adapts
+(grows while synthesis frames/s improve, halves on out-of-memory) unless it is set.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import queue
 import threading
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
@@ -68,6 +71,34 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     if precision == "fp16" and device.type == "cpu":
         raise WaifuError("--precision fp16 needs a GPU; on CPU use fp32 or bf16")
     return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+
+
+def generation_threads() -> int:
+    """Torch threads for synthesis while an encoder runs beside it: all usable cores but one.
+
+    An OpenMP team that shares its cores with ffmpeg and the writer thread spin-waits for its
+    descheduled members: on 2 cores, 2 torch threads beside the encoder rendered 5-20x slower
+    than 1 (bench/bench_render.py). Never more than torch would use by itself.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:                   # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(torch.get_num_threads(), cores - 1))
+
+
+@contextmanager
+def cpu_threads(device: torch.device):
+    """On a CPU, synthesize with `generation_threads()` inside the block (restored after)."""
+    if device.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(generation_threads())
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass
@@ -164,7 +195,15 @@ class Batch:
 
 
 class BatchSizer:
-    """Batch size: fixed when set; else start small, double while frames/s improve, halve on OOM."""
+    """Batch size: fixed when set; else start small, double while frames/s improve, halve on OOM.
+
+    Each size is timed over at least MEASURE_BATCHES batches and MEASURE_S seconds of synthesis
+    alone (not the time spent waiting for the writer: that measures the encoder, which no batch
+    size speeds up); one short batch on a shared machine says little.
+    """
+    MEASURE_BATCHES = 2
+    MEASURE_S = 0.2
+    GAIN = 1.05                  # doubling must buy this much more frames/s
 
     def __init__(self, fixed: int | None, device: torch.device, pixels_per_item: int):
         if fixed is not None and (int(fixed) != fixed or fixed < 1):
@@ -179,16 +218,23 @@ class BatchSizer:
         self.size = int(fixed) if fixed is not None else start
         self._rates: dict[int, float] = {}
         self._seen = 0
+        self._frames, self._seconds, self._batches = 0, 0.0, 0     # measured so far at self.size
 
     def report(self, n: int, seconds: float) -> None:
-        """A batch of n frames took `seconds` (the first one is warm-up and not counted)."""
+        """A batch of n frames took `seconds` to synthesize (the first one is warm-up and not counted)."""
         self._seen += 1
         if not self.adapt or self._seen < 2 or n < self.size or seconds <= 0:
             return
-        rate = n / seconds
-        self._rates[self.size] = max(rate, self._rates.get(self.size, 0.0))
+        self._frames += n
+        self._seconds += seconds
+        self._batches += 1
+        if self._batches < self.MEASURE_BATCHES or self._seconds < self.MEASURE_S:
+            return
+        rate = self._frames / self._seconds
+        self._frames, self._seconds, self._batches = 0, 0.0, 0
+        self._rates[self.size] = rate
         prev = self._rates.get(self.size // 2)
-        if prev is not None and rate < prev * 1.05:      # doubling did not pay: go back and stay
+        if prev is not None and rate < prev * self.GAIN:    # doubling did not pay: go back and stay
             self.size //= 2
             self.adapt = False
         elif self.size * 2 <= self.cap:
@@ -198,10 +244,11 @@ class BatchSizer:
 
     def out_of_memory(self) -> None:
         if self.size == 1:
-            raise WaifuError("out of GPU memory even one frame at a time; use --device cpu or a smaller --size/--grid")
+            raise WaifuError("out of memory even one frame at a time; use --device cpu or a smaller --size/--grid")
         self.size //= 2
         self.cap = self.size
         self.adapt = False
+        self._frames, self._seconds, self._batches = 0, 0.0, 0
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -227,23 +274,30 @@ class FrameSource:
         self.cell_h, self.cell_w = G.img_height, G.img_width
         self.height, self.width = rows * self.cell_h, cols * self.cell_w
         self.sizer = BatchSizer(batch_size, self.device, self.cell_w * self.cell_h * len(self.paths))
-        self.pin = self.device.type == "cuda"
+        self.cuda = self.device.type == "cuda"
+        self._copy_stream = None             # CUDA: device -> host copies beside the synthesis stream
 
     def _autocast(self):
         if self.dtype == torch.float32:
             return nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.dtype)
 
+    def _upload(self, t: torch.Tensor) -> torch.Tensor:
+        """Host -> device; from pinned memory on CUDA so the copy is truly asynchronous."""
+        if self.cuda:
+            t = t.pin_memory()
+        return t.to(self.device, non_blocking=self.cuda)
+
     @torch.inference_mode()
     def synthesize(self, start: int, stop: int) -> torch.Tensor:
         """Frames [start, stop) as uint8 [n, H, W, 3] on the device (grid tiled)."""
         chunks = [p.chunk(start, stop) for p in self.paths]
         n = len(chunks[0])
-        ws = torch.cat([c.ws for c in chunks]).to(self.device, non_blocking=True)
+        assert n == stop - start and all(len(c) == n for c in chunks), (start, stop, [len(c) for c in chunks])
+        ws = self._upload(torch.cat([c.ws for c in chunks]))
         noise = None
         if chunks[0].noise is not None:
-            noise = [torch.cat([c.noise[i] for c in chunks]).to(self.device, non_blocking=True)
-                     for i in range(len(chunks[0].noise))]
+            noise = [self._upload(torch.cat([c.noise[i] for c in chunks])) for i in range(len(chunks[0].noise))]
         with self._autocast():
             img = self.G.synthesis(ws, noise_mode=chunks[0].noise_mode, noise=noise)
         assert img.shape == (n * len(self.paths), self.G.img_channels, self.cell_h, self.cell_w), img.shape
@@ -255,16 +309,24 @@ class FrameSource:
         u8 = u8.reshape(self.rows, self.cols, n, 3, self.cell_h, self.cell_w).permute(2, 0, 4, 1, 5, 3)
         return u8.reshape(n, self.height, self.width, 3).contiguous()
 
+    @torch.inference_mode()
     def _to_host(self, start: int, frames: torch.Tensor) -> Batch:
+        """Start the copy of a batch to the host; the Batch's `ready` waits for it (in the writer)."""
         if frames.device.type == "cpu":
             return Batch(start, frames)
-        host = torch.empty(frames.shape, dtype=torch.uint8, pin_memory=self.pin)
-        host.copy_(frames, non_blocking=True)
-        if frames.device.type == "cuda":
-            event = torch.cuda.Event()
-            event.record()
-            return Batch(start, host, event.synchronize)
-        return Batch(start, host)
+        if not self.cuda:                    # mps: copies are synchronous
+            return Batch(start, frames.cpu())
+        if self._copy_stream is None:
+            self._copy_stream = torch.cuda.Stream(self.device)
+        copy = self._copy_stream
+        copy.wait_stream(torch.cuda.current_stream(self.device))     # after the synthesis of this batch
+        host = torch.empty(frames.shape, dtype=torch.uint8, pin_memory=True)
+        with torch.cuda.stream(copy):
+            host.copy_(frames, non_blocking=True)
+            done = torch.cuda.Event()
+            done.record(copy)
+        frames.record_stream(copy)           # keep its device memory until the copy has read it
+        return Batch(start, host, done.synchronize)
 
     def batches(self, start: int = 0, stop: int | None = None) -> Iterator[Batch]:
         """Batches in order; the device works on the next one while the caller handles this one."""
@@ -273,18 +335,24 @@ class FrameSource:
         while pos < stop:
             n = min(self.sizer.size, stop - pos)
             t0 = time.perf_counter()
+            oom = False
             try:
                 frames = self.synthesize(pos, pos + n)
+                if self.cuda and self.sizer.adapt:      # time the device, not the kernel launches
+                    torch.cuda.synchronize(self.device)
             except (RuntimeError, torch.OutOfMemoryError) as exc:
-                if not _is_oom(exc) or self.device.type == "cpu":
+                if not _is_oom(exc):
                     raise
-                if self.device.type == "cuda":
+                oom = True
+            if oom:                          # outside the handler: its traceback holds the batch's tensors
+                if self.cuda:
                     torch.cuda.empty_cache()
                 self.sizer.out_of_memory()
                 continue
-            batch = self._to_host(pos, frames)
-            yield batch
             self.sizer.report(n, time.perf_counter() - t0)
+            batch = self._to_host(pos, frames)
+            del frames
+            yield batch
             pos += n
 
 
@@ -366,8 +434,10 @@ def stream(source: FrameSource, handle: Callable[[int, np.ndarray], None], *, ab
     writer.start()
     try:
         try:
-            for batch in source.batches():
-                writer.put(batch)
+            with cpu_threads(source.device):
+                for batch in source.batches():
+                    writer.put(batch)
+                    del batch                # the queue and the writer hold the only references
             writer.put(None)
         except _Stop:
             pass
