@@ -449,6 +449,32 @@ def test_a_full_disk_while_writing_frames_is_one_line(tmp_path, tiny_checkpoint,
     assert os.listdir(tmp_path) == []
 
 
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 16 KiB tmpfs (root only; skipped where mounting is not allowed)."""
+    import shutil
+    import subprocess
+
+    where = tmp_path / "disk"
+    where.mkdir()
+    if os.geteuid() != 0 or not shutil.which("mount") or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(where)], capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+@pytest.mark.parametrize("name", ["a.mp4", "a.gif", "frames"])
+def test_a_full_disk_is_one_line_and_leaves_nothing(tiny_disk, tiny_checkpoint, capfd, name):
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "30", "--size", "200x200", "--noise", "random",
+               "-o", tiny_disk / name) == 2
+    line = one_error_line(capfd.readouterr().err)
+    assert "disk is full" in line and f"{name}'" in line and ".part" not in line
+    assert os.listdir(tiny_disk) == []
+
+
 def test_missing_ffmpeg_is_one_line_and_exit_2(tmp_path, tiny_checkpoint, monkeypatch, capfd):
     import imageio_ffmpeg
 

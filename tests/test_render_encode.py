@@ -312,6 +312,13 @@ def test_ffmpeg_failures_become_one_line_errors():
     assert "Error: something" in str(other) and "\n" not in str(other)
 
 
+def test_errors_name_the_output_not_its_temporary_file():
+    from interpolate.render.encode import shown_name
+
+    assert shown_name("out/.a.gif.29oq1a62.part") == "out/a.gif" and shown_name("out/.fr.x_y.part/") == "out/fr"
+    assert "'a.mp4'" in str(ffmpeg_failure("No space left on device", "/x/.a.mp4.k3j_9.part"))
+
+
 def test_missing_ffmpeg_is_a_one_line_error(monkeypatch, tmp_path):
     import imageio_ffmpeg
 

@@ -52,10 +52,17 @@ def ffmpeg_exe() -> str:
     return exe
 
 
+def shown_name(path: str) -> str:
+    """The output a temporary file or folder stands for: 'out/.a.gif.x1y2z3.part' -> 'out/a.gif'."""
+    folder, name = os.path.split(os.fspath(path).rstrip("/" + os.sep))
+    m = re.fullmatch(r"\.(.+)\.[^.]+\.part", name)
+    return os.path.join(folder, m.group(1)) if m else os.fspath(path)
+
+
 def ffmpeg_failure(stderr: str, target: str) -> WaifuError:
     """One line from ffmpeg's complaint: disk full, permission denied, or its last error line."""
     low = stderr.lower()
-    name = os.path.basename(target)
+    name = os.path.basename(shown_name(target))
     if "no space left on device" in low:
         return WaifuError(f"the disk is full while writing '{name}'; free some space or write elsewhere with -o")
     if "permission denied" in low:
@@ -491,8 +498,10 @@ class PngFramesEncoder(Encoder):
             Image.fromarray(frame).save(name, format="PNG", compress_level=3)
         except OSError as exc:
             if exc.errno == 28:
-                raise WaifuError(f"the disk is full while writing frames to '{self.path}'; free some space") from None
-            raise WaifuError(f"cannot write frame '{name}': {exc.strerror or exc}") from None
+                raise WaifuError(f"the disk is full while writing frames to '{shown_name(self.path)}'; free some space "
+                                 f"or write elsewhere with -o") from None
+            raise WaifuError(f"cannot write frame '{os.path.basename(name)}' of '{shown_name(self.path)}': "
+                             f"{exc.strerror or exc}") from None
         self.frames += 1
 
     def finish(self):
