@@ -303,6 +303,10 @@ def test_the_output_appears_only_when_complete(tmp_path, tiny_checkpoint, G, nam
     folder = final if "%" in name else final.parent
     assert hidden(folder) == []                                            # renamed, nothing left
     assert final.exists()
+    if final.is_file():                                 # the temp's private 0600 is not left on the output
+        umask = os.umask(0)
+        os.umask(umask)
+        assert final.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 class Boom(Exception):
@@ -449,21 +453,38 @@ def test_a_full_disk_while_writing_frames_is_one_line(tmp_path, tiny_checkpoint,
     assert os.listdir(tmp_path) == []
 
 
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 16 KiB tmpfs (root only; skipped where mounting is not allowed)."""
+def mounted_tmpfs(where: Path, options: str):
+    """Mount a tmpfs at `where` (root only; skips the test where mounting is not allowed); yields, unmounts."""
     import shutil
     import subprocess
 
-    where = tmp_path / "disk"
     where.mkdir()
     if os.geteuid() != 0 or not shutil.which("mount") or subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(where)], capture_output=True).returncode != 0:
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True).returncode != 0:
         pytest.skip("cannot mount a small tmpfs here")
     try:
         yield where
     finally:
         subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 16 KiB file system: full after a few frames."""
+    yield from mounted_tmpfs(tmp_path / "disk", "size=16k")
+
+
+@pytest.fixture
+def read_only_disk(tmp_path):
+    """A read-only file system: unwritable even for root."""
+    yield from mounted_tmpfs(tmp_path / "ro", "ro,size=16k")
+
+
+@pytest.mark.parametrize("name", ["a.mp4", "frames/", "sub/a.gif"])
+def test_a_read_only_folder_is_one_line_and_exit_2(read_only_disk, tiny_checkpoint, capfd, name):
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "-o", read_only_disk / name) == 2
+    line = one_error_line(capfd.readouterr().err)
+    assert "writable" in line or "cannot create the output folder" in line
 
 
 @pytest.mark.parametrize("name", ["a.mp4", "a.gif", "frames"])
