@@ -557,6 +557,29 @@ def test_max_size_reports_what_changed(tmp_path, tiny_checkpoint, capfd):
     assert side["output"]["width"] == g["size"][0] and side["output"]["notes"]
 
 
+def test_progress_bar_on_a_terminal_and_the_callers_progress(tmp_path, tiny_checkpoint, G):
+    import io
+
+    from rich.console import Console
+
+    from interpolate.paths import plan_path
+    from interpolate.render import render, render_path
+
+    buf = io.StringIO()
+    term = Console(file=buf, force_terminal=True, width=160)
+    result = render(opts_for(tiny_checkpoint, tmp_path / "a", quiet=False, batch_size=2), console=term)
+    shown = buf.getvalue()
+    assert "frames/s" in shown and "ETA" in shown and "4/4" in shown and "a" in shown
+    assert result.summary() in shown.replace("\n", "")
+    quiet_buf = io.StringIO()
+    render(opts_for(tiny_checkpoint, tmp_path / "b", quiet=True), console=Console(file=quiet_buf, force_terminal=True))
+    assert quiet_buf.getvalue() == ""
+    calls = []
+    opts = opts_for(tiny_checkpoint, tmp_path / "c", batch_size=3)
+    render_path(G, plan_path(G, opts), opts, on_frames=lambda *a: calls.append(a))
+    assert calls[0] == (0, 4) and sum(n for (n,) in calls[1:]) == 4 and len(calls) == 3
+
+
 def test_quiet_prints_nothing(tmp_path, tiny_checkpoint, capfd):
     assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "--fps", "30", "-q",
                "-o", tmp_path / "a.gif") == 0
