@@ -626,9 +626,6 @@ def test_render_from_sidecar_is_bit_identical(tmp_path, tiny_checkpoint, capfd):
 
 def test_render_from_sidecar_refuses_another_checkpoint(tmp_path, tiny_checkpoint, capfd):
     assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "-q", "-o", tmp_path / "a") == 0
-    copy = tmp_path / "tiny.pt"
-    data = bytearray(Path(tiny_checkpoint).read_bytes())
-    copy.write_bytes(bytes(data))
     side = json.loads((tmp_path / "a.json").read_text())
     side["checkpoint_sha256"] = side["checkpoint"]["sha256"] = "0" * 64
     (tmp_path / "b.json").write_text(json.dumps(side))
@@ -636,6 +633,11 @@ def test_render_from_sidecar_refuses_another_checkpoint(tmp_path, tiny_checkpoin
     assert "SHA-256" in one_error_line(capfd.readouterr().err)
     assert cli("render", "--from", tmp_path / "missing.json", "-o", tmp_path / "c") == 2
     assert "does not exist" in one_error_line(capfd.readouterr().err)
+    (tmp_path / "foreign.json").write_text('{"hello": 1}')
+    assert cli("render", "--from", tmp_path / "foreign.json", "-o", tmp_path / "c") == 2
+    assert "not a waifu-morph sidecar" in one_error_line(capfd.readouterr().err)
+    assert cli("render", "--from", tmp_path / "a", "-q", "-o", tmp_path / "d") == 0     # finds a.json itself
+    assert np.array_equal(read_pngs(tmp_path / "a"), read_pngs(tmp_path / "d"))
 
 
 def test_save_latents_then_from_latents_is_bit_identical(tmp_path, tiny_checkpoint):

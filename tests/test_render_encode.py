@@ -167,6 +167,11 @@ def test_mp4_is_h264_yuv420p_faststart_at_the_requested_fps(tmp_path):
     assert leftovers(tmp_path) == []
 
 
+def test_mp4_ntsc_rate_is_exact(tmp_path):
+    _, path = encode("mp4", tmp_path, smooth_frames(3, 32, 32), fps=29.97)
+    assert "29.97 fps" in ffmpeg_info(path)
+
+
 def test_mp4_crf_changes_quality_and_size(tmp_path):
     frames = smooth_frames(8, 64, 64)
     _, good = encode("mp4", tmp_path, frames, "good.mp4", crf=10)
