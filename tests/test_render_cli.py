@@ -405,6 +405,7 @@ def test_existing_output_is_refused_without_overwrite(tmp_path, tiny_checkpoint,
     (["--grid", "0x2"], "--grid"),
     (["--precision", "fp8"], "precision"),
     (["--batch-size", "0"], "--batch-size"),
+    (["--precision", "fp16", "--device", "cpu"], "fp16"),
 ])
 def test_bad_output_options_are_one_line_errors_before_anything_is_written(tmp_path, tiny_checkpoint, capfd,
                                                                            monkeypatch, args, words):
