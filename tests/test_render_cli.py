@@ -84,6 +84,20 @@ def hidden(folder) -> list[str]:
     return sorted(n for n in os.listdir(folder) if n.startswith("."))
 
 
+def ffmpeg_children() -> list[str]:
+    """ffmpeg processes (running or zombie) that this test process started and has not reaped."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name, rest = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:].split()
+        if int(rest[1]) == os.getpid() and "ffmpeg" in name:
+            found.append(f"{stat.parent.name} {name} {rest[0]}")
+    return found
+
+
 def one_error_line(err: str) -> str:
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1, err
@@ -346,6 +360,7 @@ def test_an_error_mid_render_leaves_the_older_output_untouched(tmp_path, tiny_ch
         render_path(G, plan_path(G, opts2), opts2, frame_hook=fail)
     assert snapshot() == before
     assert hidden(tmp_path) == [] and (not final.is_dir() or hidden(final) == [])
+    assert ffmpeg_children() == []                                         # ffmpeg was stopped and reaped
 
 
 def test_ctrl_c_during_generation_removes_the_temp(tmp_path, tiny_checkpoint, G, monkeypatch):
@@ -369,7 +384,7 @@ def test_ctrl_c_during_generation_removes_the_temp(tmp_path, tiny_checkpoint, G,
     monkeypatch.setattr(G.synthesis, "forward", synth)
     with pytest.raises(KeyboardInterrupt):
         render_path(G, path, opts)
-    assert out.read_bytes() == b"older video" and hidden(tmp_path) == []
+    assert out.read_bytes() == b"older video" and hidden(tmp_path) == [] and ffmpeg_children() == []
     import threading
 
     assert not [t for t in threading.enumerate() if t.name == "waifu-morph-writer" and t.is_alive()]
