@@ -390,6 +390,32 @@ def test_ctrl_c_during_generation_removes_the_temp(tmp_path, tiny_checkpoint, G,
     assert not [t for t in threading.enumerate() if t.name == "waifu-morph-writer" and t.is_alive()]
 
 
+def test_a_real_ctrl_c_in_a_terminal_leaves_nothing(tmp_path, tiny_checkpoint):
+    """SIGINT to the whole foreground process group, as a terminal sends it (ffmpeg included)."""
+    import signal
+    import subprocess
+    import time
+
+    out = tmp_path / "a.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "interpolate", "render", tiny_checkpoint, "--seeds", "1,2",
+                             "--frames", "100000", "--device", "cpu", "-o", str(out)],
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(n.endswith(".part") for n in os.listdir(tmp_path)) and time.monotonic() < deadline:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        err = proc.communicate(timeout=60)[1].decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert err.strip() == "interrupted: nothing partial was left behind"
+    assert os.listdir(tmp_path) == []
+
+
 def test_existing_output_is_refused_without_overwrite(tmp_path, tiny_checkpoint, capfd):
     out = tmp_path / "a.mp4"
     out.write_bytes(b"mine")

@@ -82,7 +82,7 @@ def fps_fraction(fps: float) -> Fraction:
 def run_ffmpeg(args: list[str], target: str) -> None:
     """Run ffmpeg to completion; a failure becomes a one-line WaifuError."""
     proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args],
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, process_group=0)
     if proc.returncode != 0:
         raise ffmpeg_failure(proc.stderr.decode("utf-8", "replace"), target)
 
@@ -98,7 +98,10 @@ class FFmpegPipe:
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", str(rate),
                "-i", "pipe:0", "-an", *out_args]
         try:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._err)
+            # its own process group: a terminal's Ctrl-C reaches only us, and we stop ffmpeg (abort) rather
+            # than it finishing a file on its own and the pipe breaking under the writer thread
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._err,
+                                         process_group=0)
         except OSError as exc:
             raise WaifuError(f"cannot start ffmpeg ({exc.strerror or exc}); reinstall imageio-ffmpeg") from None
 
