@@ -10,7 +10,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_render_cli import G, cli, hidden, one_error_line, tiny_checkpoint  # noqa: E402,F401
+from test_render_cli import G, cli, hidden, one_error_line, read_only_disk, tiny_checkpoint  # noqa: E402,F401
 from test_render_encode import read_video  # noqa: E402
 
 from interpolate.paths import style_groups  # noqa: E402
@@ -114,3 +114,18 @@ def test_mix_bad_input_is_one_line(tmp_path, tiny_checkpoint, capfd, monkeypatch
 def test_mix_quiet_prints_nothing(tmp_path, tiny_checkpoint, capfd):
     assert cli("mix", tiny_checkpoint, "--rows", "1", "--cols", "2", "-q", "-o", tmp_path / "m.png") == 0
     assert capfd.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize("video", [False, True])
+def test_mix_into_a_read_only_folder_is_one_line(read_only_disk, tiny_checkpoint, capfd, video):
+    out = read_only_disk / ("m.gif" if video else "m.png")
+    assert cli("mix", tiny_checkpoint, "--rows", "1", "--cols", "2", *(["--video"] if video else []), "-o", out) == 2
+    line = one_error_line(capfd.readouterr().err)
+    assert "writ" in line and "Traceback" not in line
+
+
+def test_mix_video_does_not_replace_without_y(tmp_path, tiny_checkpoint, capfd):
+    out = tmp_path / "m.gif"
+    out.write_bytes(b"mine")
+    assert cli("mix", tiny_checkpoint, "--rows", "1", "--cols", "2", "--video", "-o", out) == 2
+    assert "--overwrite" in one_error_line(capfd.readouterr().err) and out.read_bytes() == b"mine"
