@@ -217,21 +217,37 @@ def test_writer_error_surfaces_as_itself_and_stops_generation():
 
 
 # --- batch size --------------------------------------------------------------------------------------
-def test_batch_sizer_doubles_while_it_pays_and_steps_back_when_not():
+def test_batch_sizer_grows_while_it_pays_and_steps_back_when_not():
     s = BatchSizer(None, torch.device("cpu"), pixels_per_item=64 * 64)
-    assert (s.size, s.cap) == (4, 16)
-    s.report(4, 1.0)                                   # warm-up: ignored
+    assert (s.size, s.cap) == (1, 16)
+    s.report(1, 1.0)                                   # warm-up: ignored
+    s.report(1, 0.1)
+    assert s.size == 1                                 # 0.1 s is too short a measurement
+    s.report(1, 0.1)                                   # 10 frames/s
+    assert s.size == 4
     for _ in range(2):
-        s.report(4, 0.4)                               # 10 frames/s
-    assert s.size == 8
-    for _ in range(2):
-        s.report(8, 0.4)                               # 20 frames/s: doubling paid
+        s.report(4, 0.2)                               # 20 frames/s: paid
     assert s.size == 16
     for _ in range(2):
         s.report(16, 0.79)                             # 20.3 frames/s: not 5 % better
-    assert s.size == 8 and not s.adapt
-    s.report(8, 100.0)
-    assert s.size == 8
+    assert s.size == 4 and not s.adapt
+    s.report(4, 100.0)
+    assert s.size == 4
+
+
+def test_batch_sizer_keeps_single_frames_when_batches_are_slower():
+    s = BatchSizer(None, torch.device("cpu"), pixels_per_item=256 * 256)
+    for n, sec in [(1, 9.0), (1, 0.7), (1, 0.7), (4, 3.6), (4, 3.6)]:
+        s.report(n, sec)
+    assert s.size == 1 and not s.adapt
+
+
+def test_batch_sizer_on_a_gpu_doubles_from_8_to_its_cap():
+    s = BatchSizer(None, torch.device("cuda"), pixels_per_item=1024 * 1024)
+    assert (s.size, s.cap) == (8, 16)
+    for n, sec in [(8, 5.0), (8, 0.2), (8, 0.2), (16, 0.3), (16, 0.3)]:
+        s.report(n, sec)
+    assert s.size == 16 and not s.adapt
 
 
 def test_batch_sizer_fixed_and_bad_sizes():
