@@ -154,6 +154,14 @@ def test_gif_through_the_command(tmp_path, tiny_checkpoint, G):
     assert np.abs(read_video(tmp_path / "a.gif").astype(int) - want).mean() < 12
     side = json.loads((tmp_path / "a.gif.json").read_text())
     assert side["output"]["gif_delays_cs"] == [5] * 5 and side["output"]["duration"] == 0.25
+    # a seamless loop: 2 transitions of 4 frames, the first frame is not repeated at the end
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "4", "--fps", "20", "--loop", "-q",
+               "-o", tmp_path / "loop.gif") == 0
+    g = gif_blocks(tmp_path / "loop.gif")
+    assert g["loop"] == 0 and g["images"] == 8 and sum(g["delays"]) == 40
+    loop = read_video(tmp_path / "loop.gif").astype(int)
+    assert np.abs(loop[0] - want[0]).mean() < 12 and np.abs(loop[4] - want[4]).mean() < 12
+    assert np.abs(loop[-1] - loop[0]).mean() > 1
 
 
 def test_codec_crf_and_x264_speed_flags_reach_the_encoder(tmp_path, tiny_checkpoint):

@@ -168,8 +168,11 @@ def test_mp4_is_h264_yuv420p_faststart_at_the_requested_fps(tmp_path):
 
 
 def test_mp4_ntsc_rate_is_exact(tmp_path):
-    _, path = encode("mp4", tmp_path, smooth_frames(3, 32, 32), fps=29.97)
+    frames = smooth_frames(10, 32, 32)
+    _, path = encode("mp4", tmp_path, frames, fps=29.97)
     assert "29.97 fps" in ffmpeg_info(path)
+    decoded = read_video(path).astype(int)
+    assert len(decoded) == 10 and np.abs(decoded[-1] - frames[-1]).mean() < 8      # none dropped or doubled
 
 
 def test_mp4_crf_changes_quality_and_size(tmp_path):
