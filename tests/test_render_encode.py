@@ -291,6 +291,22 @@ def test_mp4_max_size_fits(tmp_path):
     assert leftovers(tmp_path) == []
 
 
+def test_webp_max_size_reports_the_frames_really_in_the_file(tmp_path):
+    frames = noise_frames(21, 130, 77)                 # 1.05 s at 20 fps -> frames at 0, 0.1, ... 1.0 s at 10 fps
+    res, path = encode("webp", tmp_path, frames, fps=20, max_bytes=16_000)
+    chunks, _ = webp_frames(path)
+    assert os.path.getsize(path) <= 16_000 and res.fps == 10
+    assert res.frames == len(chunks) == 11 and (res.width, res.height) == (chunks[0][0], chunks[0][1])
+
+
+def test_frames_in_an_mp4_are_read_from_its_sample_table(tmp_path):
+    from interpolate.render.encode import frames_in_file
+
+    _, path = encode("mp4", tmp_path, smooth_frames(7, 32, 32))
+    assert frames_in_file(path, "mp4", 99, 20.0, 10.0) == 7
+    assert frames_in_file(str(tmp_path / "missing.mp4"), "mp4", 21, 20.0, 10.0) == 11     # the estimate
+
+
 # --- WebP -------------------------------------------------------------------------------------------
 def test_webp_is_animated_and_loops(tmp_path):
     from PIL import Image

@@ -22,6 +22,7 @@ import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from struct import error as struct_error
 
 import numpy as np
 
@@ -442,7 +443,7 @@ class WebpEncoder(IntermediateEncoder):
             return os.path.getsize(self.path)
 
         width, out_fps, notes = self.within_budget(encode, float(s.fps), "WebP")
-        return EncodeResult(self.path, frames_kept(self.frames, float(s.fps), out_fps), width,
+        return EncodeResult(self.path, frames_in_file(self.path, "webp", self.frames, float(s.fps), out_fps), width,
                             self.height_for(width), out_fps, notes)
 
 
@@ -475,15 +476,70 @@ class BudgetMp4Encoder(IntermediateEncoder):
         if state["bitrate"]:
             notes.insert(0, f"--max-size: CRF {s.crf} was too big; encoded at {state['bitrate'] / 1000:.0f} kbit/s")
         h = self.height_for(width)
-        return EncodeResult(self.path, frames_kept(self.frames, float(s.fps), out_fps), even(width), even(h),
+        return EncodeResult(self.path, frames_in_file(self.path, "mp4", self.frames, float(s.fps), out_fps), even(width), even(h),
                             out_fps, notes)
 
 
 def frames_kept(frames: int, fps: float, out_fps: float) -> int:
-    """Frames left after ffmpeg's fps filter resamples a clip of `frames` at `fps` to `out_fps`."""
+    """About the frames left after ffmpeg resamples a clip of `frames` at `fps` to `out_fps` (it keeps
+    the frames at 0, 1/out_fps, ... up to the last input frame's time)."""
     if out_fps == fps:
         return frames
-    return max(1, round(frames * out_fps / fps))
+    return max(1, math.floor((frames - 1) * out_fps / fps + 1e-9) + 1)
+
+
+def frames_in_file(path: str, kind: str, frames: int, fps: float, out_fps: float) -> int:
+    """The frames ffmpeg wrote into an MP4 (its sample count) or an animated WebP (its ANMF chunks);
+    the estimate of frames_kept if the file cannot be read that way."""
+    if out_fps == fps:
+        return frames
+    try:
+        data = Path(path).read_bytes()
+        count = _webp_frames(data) if kind == "webp" else _mp4_samples(data)
+    except (OSError, ValueError, IndexError, struct_error):
+        count = None
+    return count or frames_kept(frames, fps, out_fps)
+
+
+def _webp_frames(data: bytes) -> int | None:
+    import struct
+
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return None
+    pos, count = 12, 0
+    while pos + 8 <= len(data):
+        size = struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        count += data[pos:pos + 4] == b"ANMF"
+        pos += 8 + size + (size & 1)
+    return count
+
+
+def _mp4_samples(data: bytes) -> int | None:
+    """sample_count of the first track's stsz box (moov/trak/mdia/minf/stbl/stsz)."""
+    import struct
+
+    def child(start: int, end: int, name: bytes) -> tuple[int, int] | None:
+        pos = start
+        while pos + 8 <= end:
+            size, kind = struct.unpack(">I4s", data[pos:pos + 8])
+            head = 8
+            if size == 1:
+                size, head = struct.unpack(">Q", data[pos + 8:pos + 16])[0], 16
+            elif size == 0:
+                size = end - pos
+            if size < head:
+                return None
+            if kind == name:
+                return pos + head, pos + size
+            pos += size
+        return None
+
+    span: tuple[int, int] | None = (0, len(data))
+    for name in (b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsz"):
+        span = child(*span, name) if span else None
+    if span is None:
+        return None
+    return struct.unpack(">I", data[span[0] + 8:span[0] + 12])[0]
 
 
 class PngFramesEncoder(Encoder):
