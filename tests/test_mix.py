@@ -129,3 +129,29 @@ def test_mix_video_does_not_replace_without_y(tmp_path, tiny_checkpoint, capfd):
     out.write_bytes(b"mine")
     assert cli("mix", tiny_checkpoint, "--rows", "1", "--cols", "2", "--video", "-o", out) == 2
     assert "--overwrite" in one_error_line(capfd.readouterr().err) and out.read_bytes() == b"mine"
+
+
+SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "chibi-64.pt"
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="checkpoints/chibi-64.pt is not there")
+def test_mix_of_the_shipped_model_takes_the_fine_styles_from_the_columns(tmp_path):
+    from interpolate.loading import load_generator
+
+    out = tmp_path / "mix.png"
+    assert cli("mix", "--rows", "3,17", "--cols", "42", "--style", "fine", "--device", "cpu", "-q", "-o", out) == 0
+    G = load_generator(str(SHIPPED), device="cpu")
+    fine = style_groups(G)["fine"]
+    w_rows, w_col = [seed_w(G, 3), seed_w(G, 17)], seed_w(G, 42)
+    mixed = []
+    for w_row in w_rows:
+        w = w_row.clone()
+        w[:, fine] = w_col[:, fine]
+        mixed.append(w)
+    want = images(G, [w_col, *w_rows, *mixed])
+    fig = read_png(out)
+    assert fig.shape == (3 * 64, 2 * 64, 3)
+    assert np.abs(fig[:64, 64:] - want[0]).max() <= 1
+    for r in range(2):
+        assert np.abs(fig[(r + 1) * 64:(r + 2) * 64, :64] - want[1 + r]).max() <= 1
+        assert np.abs(fig[(r + 1) * 64:(r + 2) * 64, 64:] - want[3 + r]).max() <= 1
