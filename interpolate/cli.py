@@ -160,7 +160,7 @@ def mix(
     cols: str = typer.Option(..., "--cols", help="Seeds of the columns: each gives the chosen styles to its column."),
     style: str = typer.Option("coarse", "--style", help="Styles taken from the column: coarse, middle, fine or all."),
     layers: Optional[str] = typer.Option(None, "--layers", help="Explicit ws indices taken from the column, e.g. 0-3 (overrides --style)."),
-    psi: float = typer.Option(1.0, "--psi", help="Truncation psi."),
+    psi: Optional[float] = typer.Option(None, "--psi", help="Truncation psi (default: the checkpoint's own setting, as render, else 1 = off)."),
     noise: str = typer.Option("const", "--noise", help="Noise inputs: const, random or none."),
     output: str = typer.Option("mix.png", "--output", "-o", help="A .png figure, or with --video an .mp4/.gif/.webp."),
     video: bool = typer.Option(False, "--video", help="Animate: each cell morphs from its row's character to the mix and back."),

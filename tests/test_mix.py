@@ -131,6 +131,22 @@ def test_mix_video_does_not_replace_without_y(tmp_path, tiny_checkpoint, capfd):
     assert "--overwrite" in one_error_line(capfd.readouterr().err) and out.read_bytes() == b"mine"
 
 
+def test_mix_uses_the_checkpoints_own_truncation_by_default(tmp_path):
+    """As render and image do: a model that stores truncation_psi is drawn with it unless --psi is given."""
+    from interpolate.formats.native import save_native
+    from interpolate.networks import build
+
+    kwargs = dict(z_dim=16, w_dim=16, img_resolution=64, img_channels=3, mapping_kwargs={"num_layers": 2},
+                  channel_base=256, channel_max=8)
+    torch.manual_seed(0)
+    truncated = save_native(tmp_path / "psi05.pt", build("stylegan2", **kwargs), init_kwargs=kwargs,
+                            meta={"truncation_psi": 0.5})
+    for name, args in (("default", []), ("half", ["--psi", "0.5"]), ("off", ["--psi", "1"])):
+        assert cli("mix", truncated, "--rows", "1", "--cols", "2", "-q", *args, "-o", tmp_path / f"{name}.png") == 0
+    default, half, off = (read_png(tmp_path / f"{n}.png") for n in ("default", "half", "off"))
+    assert np.array_equal(default, half) and np.abs(default - off).mean() > 1
+
+
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "chibi-64.pt"
 
 
@@ -142,7 +158,9 @@ def test_mix_of_the_shipped_model_takes_the_fine_styles_from_the_columns(tmp_pat
     assert cli("mix", "--rows", "3,17", "--cols", "42", "--style", "fine", "--device", "cpu", "-q", "-o", out) == 0
     G = load_generator(str(SHIPPED), device="cpu")
     fine = style_groups(G)["fine"]
-    w_rows, w_col = [seed_w(G, 3), seed_w(G, 17)], seed_w(G, 42)
+    psi = G.default_truncation_psi                   # the model card's 0.7, the default as in render
+    assert psi == 0.7
+    w_rows, w_col = [seed_w(G, 3, psi), seed_w(G, 17, psi)], seed_w(G, 42, psi)
     mixed = []
     for w_row in w_rows:
         w = w_row.clone()

@@ -38,14 +38,17 @@ def mixed_layers(G, style: str, layers: str | None) -> list[int]:
 
 
 @torch.no_grad()
-def seed_ws(G, seeds: list[int], psi: float) -> torch.Tensor:
-    """[len(seeds), num_ws, w_dim] truncated ws, as NVIDIA's style_mixing.py maps them."""
+def seed_ws(G, seeds: list[int], psi: float | None) -> torch.Tensor:
+    """[len(seeds), num_ws, w_dim] truncated ws, as NVIDIA's style_mixing.py maps them (psi None: the
+    checkpoint's own truncation, as render and image use)."""
+    from ..paths.plan import resolve_truncation
     from ..seeds import z_from_seed
 
     if G.c_dim:
         raise WaifuError("the style-mixing figure is for unconditional models; this one has classes")
+    psi, cutoff = resolve_truncation(G, psi, None)
     z = torch.from_numpy(np.concatenate([z_from_seed(s, G.z_dim) for s in seeds])).to(G.w_avg.device, torch.float32)
-    return G.mapping(z, None, truncation_psi=psi, truncation_cutoff=getattr(G, "default_truncation_cutoff", None))
+    return G.mapping(z, None, truncation_psi=psi, truncation_cutoff=cutoff)
 
 
 def mixing_ws(w_rows: torch.Tensor, w_cols: torch.Tensor, layers: list[int], alpha: float = 1.0) -> torch.Tensor:
@@ -83,7 +86,7 @@ class MixCellPath:
 
 
 def style_mixing(checkpoint: str | None, *, rows: str, cols: str, style: str = "coarse", layers: str | None = None,
-                 psi: float = 1.0, noise: str = "const", output: str = "mix.png", video: bool = False,
+                 psi: float | None = None, noise: str = "const", output: str = "mix.png", video: bool = False,
                  seconds: float = 2.0, fps: float = 30.0, cell: int | None = None, overwrite: bool = False,
                  device: str = "auto", quiet: bool = False, console=None):
     """Write the figure (PNG) or its animation (--video: mp4/gif/webp) and return the output path."""
