@@ -1,11 +1,12 @@
 """How fast the streaming renderer is, stage by stage, against the naive way; prints a table.
 
     python bench/bench_render.py                                   # shipped chibi-64, mp4 + gif
-    python bench/bench_render.py --random 256 --channel-base 8192 --frames 48 --rss-frames 16,64
+    python bench/bench_render.py --random 256 --frames 48 --repeat 2 --rss-frames 16,160
     python bench/bench_render.py --device cuda --random 1024 --frames 600
 
 Per format, frames/s of:
-  generation   synthesis + uint8 + host copy through the renderer's FrameSource (no encoding)
+  generation   synthesis + uint8 + host copy through the renderer's FrameSource (no encoding), with
+               the torch threads the renderer gives it (on a CPU all cores but one)
   encoding     the same clip's frames, made beforehand, fed to the same encoder (incl. GIF palette passes)
   end to end   interpolate.render.video.render_path into a real file
   efficiency   end to end / min(generation, encoding)    (the issue asks for >= 0.9)
@@ -17,8 +18,9 @@ Per format, frames/s of:
                the stages use different hardware and `efficiency` is the number that counts.
   naive        gen_video.py's way: one frame per synthesis call, frames collected in a list,
                then encoded with the same encoder; speed-up = end to end / naive.
-Then the peak resident memory growth (this process, measured in child processes) of a short and
-a long clip: the renderer's must not grow with the length.
+Then the peak resident memory growth of the renderer's process (measured in child processes, over
+a warmed-up baseline) for clips of several lengths: it must level off, not grow with the length.
+The machine may be shared: every stage is the best of --repeat interleaved rounds.
 """
 
 from __future__ import annotations
@@ -251,7 +253,7 @@ def main() -> None:
     ap.add_argument("--x264-preset", default="veryfast")
     ap.add_argument("--repeat", type=int, default=3, help="best of this many rounds per measurement")
     ap.add_argument("--no-naive", action="store_true")
-    ap.add_argument("--rss-frames", default="60,1200", help="short,long clip for the memory check ('' skips)")
+    ap.add_argument("--rss-frames", default="60,1200,4800", help="clip lengths for the memory check ('' skips)")
     ap.add_argument("--rss-child", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.rss_child:
@@ -300,12 +302,11 @@ def main() -> None:
     print_table("render throughput (frames/s; (bN) = batch size)", header, rows)
 
     if args.rss_frames:
-        short, long = (int(x) for x in args.rss_frames.split(","))
-        mem_rows = [[kind, f"{rss_growth(args, kind, short):.1f}", f"{rss_growth(args, kind, long):.1f}",
-                     f"{long * G.img_width * G.img_height * 3 / 2**20:.1f}"] for kind in args.formats]
-        print_table("peak RSS growth while rendering (MB)",
-                    ["format", f"{short} frames", f"{long} frames", f"all {long} frames as uint8"], mem_rows)
-
+        lengths = [int(x) for x in args.rss_frames.split(",")]
+        mem_rows = [[kind, *(f"{rss_growth(args, kind, n):.1f}" for n in lengths),
+                     f"{lengths[-1] * G.img_width * G.img_height * 3 / 2**20:.1f}"] for kind in args.formats]
+        print_table("peak RSS growth while rendering (MB; must not grow with the length)",
+                    ["format", *(f"{n} frames" for n in lengths), f"all {lengths[-1]} frames as uint8"], mem_rows)
 
 if __name__ == "__main__":
     main()

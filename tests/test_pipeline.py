@@ -225,10 +225,11 @@ def test_batch_sizer_grows_while_it_pays_and_steps_back_when_not():
     assert s.size == 1                                 # 0.1 s is too short a measurement
     s.report(1, 0.1)                                   # 10 frames/s
     assert s.size == 4
+    s.report(4, 5.0)                                   # first batch at a new size: warm-up, ignored
     for _ in range(2):
         s.report(4, 0.2)                               # 20 frames/s: paid
     assert s.size == 16
-    for _ in range(2):
+    for _ in range(3):
         s.report(16, 0.79)                             # 20.3 frames/s: not 5 % better
     assert s.size == 4 and not s.adapt
     s.report(4, 100.0)
@@ -237,7 +238,7 @@ def test_batch_sizer_grows_while_it_pays_and_steps_back_when_not():
 
 def test_batch_sizer_keeps_single_frames_when_batches_are_slower():
     s = BatchSizer(None, torch.device("cpu"), pixels_per_item=256 * 256)
-    for n, sec in [(1, 9.0), (1, 0.7), (1, 0.7), (4, 3.6), (4, 3.6)]:
+    for n, sec in [(1, 9.0), (1, 0.7), (1, 0.7), (4, 9.0), (4, 3.6), (4, 3.6)]:
         s.report(n, sec)
     assert s.size == 1 and not s.adapt
 
@@ -245,7 +246,7 @@ def test_batch_sizer_keeps_single_frames_when_batches_are_slower():
 def test_batch_sizer_on_a_gpu_doubles_from_8_to_its_cap():
     s = BatchSizer(None, torch.device("cuda"), pixels_per_item=1024 * 1024)
     assert (s.size, s.cap) == (8, 16)
-    for n, sec in [(8, 5.0), (8, 0.2), (8, 0.2), (16, 0.3), (16, 0.3)]:
+    for n, sec in [(8, 5.0), (8, 0.2), (8, 0.2), (16, 5.0), (16, 0.3), (16, 0.3)]:
         s.report(n, sec)
     assert s.size == 16 and not s.adapt
 

@@ -77,8 +77,8 @@ def generation_threads() -> int:
     """Torch threads for synthesis while an encoder runs beside it: all usable cores but one.
 
     An OpenMP team that shares its cores with ffmpeg and the writer thread spin-waits for its
-    descheduled members: on 2 cores, 2 torch threads beside the encoder rendered 5-20x slower
-    than 1 (bench/bench_render.py). Never more than torch would use by itself.
+    descheduled members: on the 2-core build machine, 2 torch threads beside the encoder rendered
+    chibi-64 2-20x slower than 1. Never more than torch would use by itself.
     """
     try:
         cores = len(os.sched_getaffinity(0))
@@ -224,7 +224,8 @@ class BatchSizer:
         self._frames, self._seconds, self._batches = 0, 0.0, 0     # measured so far at self.size
 
     def report(self, n: int, seconds: float) -> None:
-        """A batch of n frames took `seconds` to synthesize (the first one is warm-up and not counted)."""
+        """A batch of n frames took `seconds` to synthesize (the first one at each size is warm-up:
+        new shapes pick kernels and grow caches, and it is not counted)."""
         self._seen += 1
         if not self.adapt or self._seen < 2 or n < self.size or seconds <= 0:
             return
@@ -242,6 +243,7 @@ class BatchSizer:
             self.adapt = False
         elif self.size < self.cap:
             self._smaller, self.size = self.size, min(self.size * self.step, self.cap)
+            self._seen = 0
         else:
             self.adapt = False
 
