@@ -118,7 +118,7 @@ def render(
     size: Optional[str] = typer.Option(None, "--size", help="Output WIDTHxHEIGHT, e.g. 512x512 or 1080x1920 (Lanczos); see --fit."),
     fit: str = typer.Option("pad", "--fit", help="When --size has another shape: pad (black bars) or crop (fill the frame)."),
     grid: Optional[str] = typer.Option(None, "--grid", help="Tile several paths, COLSxROWS, e.g. 3x2: the keys are split in order into equal runs, one per cell."),
-    label: bool = typer.Option(False, "--label/--no-label", help="Write the seed numbers on the frames ('seed 3 → 17' during a transition)."),
+    label: bool = typer.Option(False, "--label/--no-label", help="Write the seed numbers on the frames ('seed 3 -> 17' during a transition)."),
     sidecar: bool = typer.Option(True, "--sidecar/--no-sidecar", help="Write OUTPUT.json: checkpoint SHA-256, every option, the tool version (for --from)."),
     device: str = typer.Option("auto", "--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda or mps."),
     precision: str = typer.Option("auto", "--precision", help="auto (fp16 on CUDA, else fp32), fp32, fp16 or bf16."),

@@ -162,8 +162,10 @@ class Labeler:
             self.font = ImageFont.load_default()
 
     def text(self, path, frame: int) -> str:
+        """The caption: 'seed 3', 'seed 3 -> 17' during a transition ('->': Pillow's built-in font has no arrow)."""
         text = path.label(frame) if hasattr(path, "label") else ""
-        return f"seed {text}" if text.replace(" → ", "").isdigit() else text
+        text = text.replace("→", "->")
+        return f"seed {text}" if text.replace(" -> ", "").isdigit() else text
 
     def __call__(self, index: int, frame: np.ndarray) -> np.ndarray:
         from PIL import Image, ImageDraw

@@ -25,7 +25,9 @@ from .pipeline import FITS, FrameSource, Geometry, Labeler, RenderResult, parse_
 from .sidecar import sidecar_path, write_sidecar
 from .target import OutputTarget
 
-SHIPPED_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "chibi-64.pt"
+# checkpoints/chibi-64.pt, found through the package (interpolate/checkpoints links to the repository's
+# checkpoints/ folder, and a wheel carries the file itself)
+SHIPPED_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "chibi-64.pt"
 
 
 def default_checkpoint() -> str:
