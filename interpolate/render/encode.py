@@ -323,9 +323,16 @@ class IntermediateEncoder(Encoder):
         folder = os.path.dirname(os.path.abspath(path))
         fd, self.intermediate = tempfile.mkstemp(prefix=".waifu-frames-", suffix=".mkv.part", dir=folder)
         os.close(fd)
-        self.pipe = FFmpegPipe(width, height, settings.fps,
-                               ["-c:v", "ffv1", "-level", "3", "-slices", "4", "-pix_fmt", "bgr0",
-                                "-f", "matroska", self.intermediate], path)
+        self.palette = self.intermediate + ".palette.png"
+        self.pipe = FFmpegPipe(width, height, settings.fps, self.stream_args(), path)
+
+    def stream_args(self) -> list[str]:
+        """ffmpeg output arguments while frames stream in: the lossless intermediate (subclasses may add
+        outputs that are cheap to make on the way, so less is left for after the last frame)."""
+        return self.intermediate_args()
+
+    def intermediate_args(self) -> list[str]:
+        return ["-c:v", "ffv1", "-level", "3", "-slices", "4", "-pix_fmt", "bgr0", "-f", "matroska", self.intermediate]
 
     def write(self, frame):
         self.pipe.write(frame)
@@ -343,7 +350,7 @@ class IntermediateEncoder(Encoder):
         self._remove_intermediate()
 
     def _remove_intermediate(self):
-        for p in (self.intermediate, self.intermediate + ".palette.png"):
+        for p in (self.intermediate, self.palette):
             if os.path.exists(p):
                 os.unlink(p)
 
@@ -390,7 +397,19 @@ class IntermediateEncoder(Encoder):
 
 
 class GifEncoder(IntermediateEncoder):
-    """Palette from the whole clip (stats_mode=diff) + bayer dithering; hq: a palette per frame."""
+    """Palette from the whole clip (stats_mode=diff) + bayer dithering; hq: a palette per frame.
+
+    The clip's palette is gathered while the frames stream in (one ffmpeg process writes the
+    intermediate and the palette), so after the last frame only the mapping to the palette is left;
+    a --max-size retry at another width or fps gathers its own.
+    """
+
+    def stream_args(self) -> list[str]:
+        if self.settings.gif_quality == "hq":
+            return self.intermediate_args()
+        return ["-filter_complex", "[0:v]split[keep][stats];[stats]palettegen=stats_mode=diff[pal]",
+                "-map", "[keep]", *self.intermediate_args(),
+                "-map", "[pal]", "-update", "1", "-frames:v", "1", self.palette]
 
     def encode_final(self):
         s = self.settings
@@ -409,9 +428,10 @@ class GifEncoder(IntermediateEncoder):
                          f"[b][p]paletteuse=new=1:dither=sierra2_4a")
                 run_ffmpeg(["-i", self.intermediate, "-lavfi", graph, "-loop", "0", "-f", "gif", self.path], self.path)
             else:
-                palette = self.intermediate + ".palette.png"
-                run_ffmpeg(["-i", self.intermediate, "-vf", f"{pre_chain}palettegen=stats_mode=diff", "-update", "1",
-                            "-frames:v", "1", palette], self.path)
+                palette = self.palette
+                if pre or not os.path.exists(palette):      # the streamed palette is of the clip as rendered
+                    run_ffmpeg(["-i", self.intermediate, "-vf", f"{pre_chain}palettegen=stats_mode=diff", "-update", "1",
+                                "-frames:v", "1", palette], self.path)
                 run_ffmpeg(["-i", self.intermediate, "-i", palette, "-lavfi",
                             f"{pre_chain.rstrip(',') or 'null'}[x];[x][1:v]paletteuse=dither=bayer:bayer_scale=3:diff_mode=rectangle",
                             "-loop", "0", "-f", "gif", self.path], self.path)
