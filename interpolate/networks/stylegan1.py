@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .base import GeneratorBase
+
 ACTIVATIONS = {"lrelu": lambda x: F.leaky_relu(x, 0.2), "relu": F.relu}
 
 
@@ -287,7 +289,7 @@ class SynthesisNetwork(nn.Module):
         return img[:, :, top:top + self.img_height, left:left + self.img_width]
 
 
-class Generator(nn.Module):
+class Generator(GeneratorBase):
     """NVlabs/stylegan G_style with the shared waifu-morph Generator surface (see networks/__init__).
 
     `default_truncation_psi` / `default_truncation_cutoff` are what the official `Gs.run` applies
@@ -317,11 +319,3 @@ class Generator(nn.Module):
         self.noise_shapes = self.synthesis.noise_shapes
         self.mapping = MappingNetwork(z_dim, c_dim, w_dim, self.num_ws, mapping_layers, mapping_fmaps, mapping_lrmul,
                                       mapping_nonlinearity, normalize_latents)
-
-    @property
-    def w_avg(self) -> torch.Tensor:
-        return self.mapping.w_avg
-
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
-                truncation_cutoff: int | None = None, noise_mode: str = "const") -> torch.Tensor:
-        return self.synthesis(self.mapping(z, c, truncation_psi, truncation_cutoff), noise_mode=noise_mode)

@@ -30,6 +30,7 @@ from torch import nn
 
 from ..errors import CheckpointError
 from . import ops
+from .base import MixedPrecisionGenerator
 
 ARCHITECTURES = ("orig", "skip", "resnet")
 
@@ -311,7 +312,7 @@ class SynthesisNetwork(nn.Module):
         return img
 
 
-class Generator(nn.Module):
+class Generator(MixedPrecisionGenerator):
     """StyleGAN2 generator with the shared waifu-morph surface (see networks/__init__)."""
 
     arch = "stylegan2"
@@ -348,23 +349,6 @@ class Generator(nn.Module):
             raise CheckpointError(f"unknown StyleGAN2 architecture {kwargs['architecture']!r}; "
                                   f"expected one of {', '.join(ARCHITECTURES)}")
         return kwargs
-
-    @property
-    def w_avg(self) -> torch.Tensor:
-        return self.mapping.w_avg
-
-    @property
-    def force_fp32(self) -> bool:
-        return self.synthesis.force_fp32
-
-    @force_fp32.setter
-    def force_fp32(self, value: bool) -> None:
-        self.synthesis.force_fp32 = bool(value)
-
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
-                truncation_cutoff: int | None = None, noise_mode: str = "const", **synthesis_kwargs: Any) -> torch.Tensor:
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode, **synthesis_kwargs)
 
 
 MAPPING_KWARGS = {"num_layers", "embed_features", "layer_features", "activation", "lr_multiplier", "w_avg_beta"}

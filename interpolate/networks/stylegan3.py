@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError
+from .base import MixedPrecisionGenerator
 from .filtered_lrelu import filtered_lrelu_fast, output_size
 
 
@@ -386,7 +387,7 @@ def _check_kwargs(what: str, kwargs: dict, known: set[str]) -> None:
                               f"waifu-morph knows {', '.join(sorted(known))}")
 
 
-class Generator(nn.Module):
+class Generator(MixedPrecisionGenerator):
     """StyleGAN3 generator with the shared waifu-morph surface (see networks/__init__).
 
     Besides the shared surface: `sampling_rates`, `cutoffs` (tuples of num_ws floats, aligned with ws:
@@ -415,20 +416,3 @@ class Generator(nn.Module):
         self.ws_resolution = tuple(int(round(2 * c)) for c in self.cutoffs)
         self.noise_shapes: tuple[tuple[int, int], ...] = ()
         assert len(self.ws_resolution) == self.num_ws and self.ws_resolution[-1] == img_resolution
-
-    @property
-    def w_avg(self) -> torch.Tensor:
-        return self.mapping.w_avg
-
-    @property
-    def force_fp32(self) -> bool:
-        return self.synthesis.force_fp32
-
-    @force_fp32.setter
-    def force_fp32(self, value: bool) -> None:
-        self.synthesis.force_fp32 = bool(value)
-
-    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, truncation_psi: float = 1.0,
-                truncation_cutoff: int | None = None, noise_mode: str = "const", **synthesis_kwargs: Any) -> torch.Tensor:
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode, **synthesis_kwargs)
