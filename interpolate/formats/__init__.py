@@ -120,7 +120,9 @@ def _read_torch_file(p) -> CheckpointData:
         if "Unsupported global" in str(exc) or "WeightsUnpickler" in str(exc):
             glob = msg.split("GLOBAL", 1)[-1].strip().split(" ")[0] if "GLOBAL" in msg else "a non-tensor object"
             raise CheckpointError(f"{p.name} is a torch file that holds {glob}, which waifu-morph does not load (it would run code); nothing was executed") from None
-        raise CheckpointError(f"{p.name} is a torch file that cannot be read ({type(exc).__name__}: {msg[:120]}); it may be truncated or corrupt") from None
+        first = msg.split(". ")[0].rstrip(".")          # torch's zip reader appends a long internal note
+        raise CheckpointError(f"{p.name} is a torch file that cannot be read ({first}); it may be truncated or "
+                              f"corrupt: download or copy it again") from None
     if native.is_native(data):
         return native.from_dict(data)
     if rosinality.is_rosinality(data):
