@@ -17,8 +17,11 @@ from __future__ import annotations
 import math
 import os
 import re
+import signal
 import subprocess
 import tempfile
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -88,6 +91,39 @@ def run_ffmpeg(args: list[str], target: str) -> None:
         raise ffmpeg_failure(proc.stderr.decode("utf-8", "replace"), target)
 
 
+@contextmanager
+def ctrl_c_deferred():
+    """Hold a Ctrl-C until the block is done: a child process started inside is registered before the
+    KeyboardInterrupt is raised, so it cannot be orphaned (and write a file after we cleaned up).
+
+    The handler is swapped rather than the signal masked: a mask is per thread, and torch's threads
+    would still take the signal and have the main thread raise mid-fork."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught and previous is not signal.SIG_IGN:
+            if callable(previous):
+                previous(signal.SIGINT, None)      # Python's default handler raises KeyboardInterrupt
+            else:
+                raise KeyboardInterrupt
+
+
+LIVE_PIPES: set["FFmpegPipe"] = set()     # running ffmpeg processes, until closed or killed
+
+
+def stop_pipes_under(prefix: str) -> None:
+    """Kill every running ffmpeg writing to `prefix` (a render's temp file or folder), e.g. one whose
+    encoder object never reached the caller because Ctrl-C came while it was being made."""
+    for pipe in [p for p in LIVE_PIPES if p.target.startswith(prefix)]:
+        pipe.kill()
+
+
 class FFmpegPipe:
     """An ffmpeg process reading raw rgb24 frames of one size from its stdin."""
 
@@ -101,8 +137,10 @@ class FFmpegPipe:
         try:
             # its own process group: a terminal's Ctrl-C reaches only us, and we stop ffmpeg (abort) rather
             # than it finishing a file on its own and the pipe breaking under the writer thread
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._err,
-                                         process_group=0)
+            with ctrl_c_deferred():
+                self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._err,
+                                             process_group=0)
+                LIVE_PIPES.add(self)
         except OSError as exc:
             raise WaifuError(f"cannot start ffmpeg ({exc.strerror or exc}); reinstall imageio-ffmpeg") from None
 
@@ -119,7 +157,9 @@ class FFmpegPipe:
             self.proc.stdin.close()
         except (BrokenPipeError, OSError):
             pass
-        if self.proc.wait() != 0:
+        returncode = self.proc.wait()
+        LIVE_PIPES.discard(self)
+        if returncode != 0:
             raise self._failure()
         self._err.close()
 
@@ -127,6 +167,7 @@ class FFmpegPipe:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
+        LIVE_PIPES.discard(self)
         try:
             self.proc.stdin.close()
         except (BrokenPipeError, OSError):

@@ -89,15 +89,14 @@ class OutputTarget:
         folder = final if into_existing else final.parent
         try:
             if kind == "frames":
-                tmp = tempfile.mkdtemp(prefix=f".{final.name if not into_existing else 'frames'}.", suffix=".part",
-                                       dir=final if into_existing else final.parent)
+                self.tmp = tempfile.mkdtemp(prefix=f".{final.name if not into_existing else 'frames'}.", suffix=".part",
+                                            dir=final if into_existing else final.parent)
             else:
-                fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
-                os.close(fd)
+                fd, self.tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+                os.close(fd)      # after self.tmp is set, so abort() finds the file whenever we are stopped
         except OSError as exc:
             raise _os_error(exc, f"creating a temporary file in '{folder}'") from None
-        self.tmp = tmp
-        return tmp
+        return self.tmp
 
     @staticmethod
     def _refuse_existing(final: Path, kind: str, pattern: str, into_existing: bool) -> None:

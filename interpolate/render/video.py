@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import WaifuError
 from ..options import RenderOptions
-from .encode import EncodeSettings, check_settings, make_encoder, parse_bytes
+from .encode import EncodeSettings, check_settings, make_encoder, parse_bytes, stop_pipes_under
 from .pipeline import FITS, FrameSource, Geometry, Labeler, RenderResult, parse_grid, parse_size, stream
 from .sidecar import sidecar_path, write_sidecar
 from .target import OutputTarget
@@ -125,8 +125,8 @@ def render_paths(G, paths: Sequence, opts: RenderOptions, *, cols: int = 1, rows
     total = source.num_frames
     progress, on_batch = _progress(total, on_frames, console, opts.quiet, target.final.name)
     encoder = None
-    target.open()
     try:
+        target.open()          # inside the try: a Ctrl-C right after the temp file appears still removes it
         encoder = make_encoder(target.kind, target.tmp, out_w, out_h, settings, target.pattern)
 
         def handle(index: int, frame: np.ndarray) -> None:
@@ -142,9 +142,13 @@ def render_paths(G, paths: Sequence, opts: RenderOptions, *, cols: int = 1, rows
         enc = encoder.finish()
         target.commit()
     except BaseException:
-        if encoder is not None:
-            encoder.abort()
-        target.abort()
+        try:
+            if encoder is not None:
+                encoder.abort()
+        finally:
+            if target.tmp is not None:
+                stop_pipes_under(target.tmp)
+            target.abort()
         raise
 
     wall = time.perf_counter() - t_start
