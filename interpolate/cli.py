@@ -301,7 +301,7 @@ def train_run(
     w_dim: int = typer.Option(256, "--w-dim", help="Intermediate latent (style) size."),
     map_layers: int = typer.Option(4, "--map-layers", help="Mapping network depth."),
     noise: bool = typer.Option(False, "--noise/--no-noise", help="Per-pixel noise inputs in the generator."),
-    g_arch: str = typer.Option("skip", "--g-arch", help="Generator architecture: skip (config F), resnet or orig (both: one ToRGB at the end, so fine styles set the colours)."),
+    g_arch: str = typer.Option("skip", "--g-arch", help="Generator architecture: skip (config F), resnet or orig (both: one ToRGB at the end, so fine styles set the colours; the shipped model is resnet)."),
     lr: float = typer.Option(0.0025, "--lr", help="Adam learning rate of G and D."),
     gamma: Optional[float] = typer.Option(None, "--gamma", help="R1 weight (default 0.0002 * resolution^2 / batch)."),
     mixing: float = typer.Option(0.9, "--mixing", help="Style-mixing probability."),
@@ -313,9 +313,10 @@ def train_run(
 ) -> None:
     """Train (or resume) a StyleGAN2 on the chibi data set; writes a model waifu-morph renders directly.
 
-    The defaults are the recipe of the shipped checkpoints/chibi-64.pt (see checkpoints/README.md).
+    The shipped checkpoints/chibi-64.pt is these defaults plus --g-arch resnet --gamma 0.8 --seed 1
+    (see checkpoints/README.md).
 
-    Example:  waifu-morph train run --out runs/chibi-64 --kimg 200
+    Example:  waifu-morph train run --out runs/chibi-64 --g-arch resnet --gamma 0.8 --seed 1
     """
     from .train.commands import run_training
 

@@ -43,3 +43,14 @@ def test_shipped_model_draws_faces_like_the_data_set():
     held_out = nearest_distances("data", chibi_images(0, 12, 64, start=300), reference)
     assert trained.mean < 0.5 * fog.mean
     assert trained.mean < 1.5 * held_out.mean
+
+
+def test_fine_styles_move_colour_and_coarse_styles_move_the_silhouette():
+    """The model card's promise: `--style fine` recolours the character and keeps its shape."""
+    from interpolate.train.check import style_change
+
+    G, _, _ = load_model(MODEL)
+    change = style_change(G, num_pairs=10)
+    (fine_colour, fine_edges), (_, coarse_edges) = change["fine"], change["coarse"]
+    assert fine_colour > 8 and fine_colour > 2.5 * fine_edges
+    assert coarse_edges > 2 * fine_edges
