@@ -42,3 +42,15 @@ class FakeGenerator(torch.nn.Module):
     def synthesis(self, ws, noise_mode="const", noise=None):
         n = ws.shape[0]
         return ws.mean(dim=(1, 2)).view(n, 1, 1, 1).expand(n, 3, self.img_resolution, self.img_resolution)
+
+
+def tiny_stylegan2_file(folder, channel_base: int = 512, channel_max: int = 16) -> str:
+    """A random-weight 64-px StyleGAN2 (all three style groups present, z = w = 16) saved in the
+    native format under `folder`; seeded, so every test module gets the same weights."""
+    from interpolate.formats.native import save_native
+    from interpolate.networks import build
+
+    kwargs = dict(z_dim=16, w_dim=16, img_resolution=64, img_channels=3, mapping_kwargs={"num_layers": 2},
+                  channel_base=channel_base, channel_max=channel_max)
+    torch.manual_seed(0)
+    return str(save_native(folder / "tiny.pt", build("stylegan2", **kwargs), init_kwargs=kwargs))

@@ -188,16 +188,9 @@ FAST = {"fps": 8.0, "seconds": 0.5, "hold": 0.0, "batch_size": 8}      # short c
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory):
     """A random 64-px StyleGAN2 (all three style groups present) saved in the native format."""
-    import torch
+    from fakes import tiny_stylegan2_file
 
-    from interpolate.formats.native import save_native
-    from interpolate.networks import build
-
-    kwargs = dict(z_dim=16, w_dim=16, img_resolution=64, img_channels=3, mapping_kwargs={"num_layers": 2},
-                  channel_base=512, channel_max=16)
-    torch.manual_seed(0)
-    G = build("stylegan2", **kwargs)
-    return str(save_native(tmp_path_factory.mktemp("ckpt") / "tiny.pt", G, init_kwargs=kwargs))
+    return tiny_stylegan2_file(tmp_path_factory.mktemp("ckpt"))
 
 
 def decoded_frames(path: str) -> tuple[int, tuple[int, int]]:

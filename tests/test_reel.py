@@ -160,15 +160,9 @@ def test_title_is_drawn_in_a_band_and_fades():
 # --- end to end: the `reel` command on a tiny StyleGAN2 ---------------------------------------------
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory):
-    import torch
+    from fakes import tiny_stylegan2_file
 
-    from interpolate.formats.native import save_native
-    from interpolate.networks import build
-
-    kwargs = dict(z_dim=16, w_dim=16, img_resolution=64, img_channels=3, mapping_kwargs={"num_layers": 2},
-                  channel_base=512, channel_max=16)
-    torch.manual_seed(0)
-    return str(save_native(tmp_path_factory.mktemp("ckpt") / "tiny.pt", build("stylegan2", **kwargs), init_kwargs=kwargs))
+    return tiny_stylegan2_file(tmp_path_factory.mktemp("ckpt"))
 
 
 def read_frames(path) -> np.ndarray:

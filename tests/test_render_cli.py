@@ -27,13 +27,9 @@ SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "chibi-64.pt"
 
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory):
-    from interpolate.formats.native import save_native
-    from interpolate.networks import build
+    from fakes import tiny_stylegan2_file
 
-    kwargs = dict(z_dim=16, w_dim=16, img_resolution=64, img_channels=3, mapping_kwargs={"num_layers": 2},
-                  channel_base=256, channel_max=8)
-    torch.manual_seed(0)
-    return str(save_native(tmp_path_factory.mktemp("ckpt") / "tiny.pt", build("stylegan2", **kwargs), init_kwargs=kwargs))
+    return tiny_stylegan2_file(tmp_path_factory.mktemp("ckpt"), channel_base=256, channel_max=8)
 
 
 @pytest.fixture(scope="module")
