@@ -61,14 +61,15 @@ class FullyConnectedLayer(nn.Module):
 
 
 class Conv2dLayer(nn.Module):
-    """Equalized (un-modulated) convolution with optional x`up` resampling; used as the resnet skip."""
+    """Equalized (un-modulated) convolution with optional x`up` or x1/`down` resampling through the
+    low-pass filter, then bias and activation: the resnet skip here, every layer of the discriminator."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True,
-                 activation: str = "linear", up: int = 1, resample_filter: Sequence[float] = (1, 3, 3, 1),
-                 conv_clamp: float | None = None):
+                 activation: str = "linear", up: int = 1, down: int = 1,
+                 resample_filter: Sequence[float] = (1, 3, 3, 1), conv_clamp: float | None = None):
         super().__init__()
         self.in_channels, self.out_channels, self.activation = in_channels, out_channels, activation
-        self.up, self.conv_clamp, self.padding = up, conv_clamp, kernel_size // 2
+        self.up, self.down, self.conv_clamp, self.padding = up, down, conv_clamp, kernel_size // 2
         self.register_buffer("resample_filter", ops.setup_filter(list(resample_filter)))
         self.weight_gain = 1 / math.sqrt(in_channels * kernel_size ** 2)
         self.act_gain = ops.ACTIVATIONS[activation].def_gain
@@ -77,7 +78,7 @@ class Conv2dLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, gain: float = 1) -> torch.Tensor:
         w = (self.weight * self.weight_gain).to(x.dtype)
-        x = ops.conv2d_resample(x, w, self.resample_filter, up=self.up, padding=self.padding,
+        x = ops.conv2d_resample(x, w, self.resample_filter, up=self.up, down=self.down, padding=self.padding,
                                 flip_weight=(self.up == 1))
         clamp = None if self.conv_clamp is None else self.conv_clamp * gain
         return ops.bias_act(x, self.bias, act=self.activation, gain=self.act_gain * gain, clamp=clamp)

@@ -13,36 +13,12 @@ b4.out.bias). Used only for training; the shipped checkpoint holds the generator
 from __future__ import annotations
 
 import math
-from typing import Sequence
 
 import torch
 from torch import nn
 
 from ..networks import ops
-from ..networks.stylegan2 import FullyConnectedLayer
-
-
-class DownConv2dLayer(nn.Module):
-    """Equalized convolution, optionally x1/2 through a low-pass filter, then bias and activation."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True,
-                 activation: str = "linear", down: int = 1, resample_filter: Sequence[float] = (1, 3, 3, 1),
-                 conv_clamp: float | None = None):
-        super().__init__()
-        self.in_channels, self.out_channels, self.activation = in_channels, out_channels, activation
-        self.down, self.conv_clamp, self.padding = down, conv_clamp, kernel_size // 2
-        self.register_buffer("resample_filter", ops.setup_filter(list(resample_filter)))
-        self.weight_gain = 1 / math.sqrt(in_channels * kernel_size ** 2)
-        self.act_gain = ops.ACTIVATIONS[activation].def_gain
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
-        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
-
-    def forward(self, x: torch.Tensor, gain: float = 1) -> torch.Tensor:
-        assert x.ndim == 4 and x.shape[1] == self.in_channels, (x.shape, self.in_channels)
-        w = (self.weight * self.weight_gain).to(x.dtype)
-        x = ops.conv2d_resample(x, w, self.resample_filter, down=self.down, padding=self.padding)
-        clamp = None if self.conv_clamp is None else self.conv_clamp * gain
-        return ops.bias_act(x, self.bias, act=self.activation, gain=self.act_gain * gain, clamp=clamp)
+from ..networks.stylegan2 import Conv2dLayer, FullyConnectedLayer
 
 
 class DiscriminatorBlock(nn.Module):
@@ -53,10 +29,10 @@ class DiscriminatorBlock(nn.Module):
         super().__init__()
         self.in_channels, self.resolution, self.img_channels = in_channels, resolution, img_channels
         if in_channels == 0:
-            self.fromrgb = DownConv2dLayer(img_channels, tmp_channels, 1, activation="lrelu", conv_clamp=conv_clamp)
-        self.conv0 = DownConv2dLayer(tmp_channels, tmp_channels, 3, activation="lrelu", conv_clamp=conv_clamp)
-        self.conv1 = DownConv2dLayer(tmp_channels, out_channels, 3, activation="lrelu", down=2, conv_clamp=conv_clamp)
-        self.skip = DownConv2dLayer(tmp_channels, out_channels, 1, bias=False, down=2)
+            self.fromrgb = Conv2dLayer(img_channels, tmp_channels, 1, activation="lrelu", conv_clamp=conv_clamp)
+        self.conv0 = Conv2dLayer(tmp_channels, tmp_channels, 3, activation="lrelu", conv_clamp=conv_clamp)
+        self.conv1 = Conv2dLayer(tmp_channels, out_channels, 3, activation="lrelu", down=2, conv_clamp=conv_clamp)
+        self.skip = Conv2dLayer(tmp_channels, out_channels, 1, bias=False, down=2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         r = self.resolution
@@ -95,7 +71,7 @@ class DiscriminatorEpilogue(nn.Module):
         super().__init__()
         self.in_channels, self.resolution = in_channels, resolution
         self.mbstd = MinibatchStdLayer(mbstd_group_size, mbstd_num_channels) if mbstd_num_channels > 0 else None
-        self.conv = DownConv2dLayer(in_channels + mbstd_num_channels, in_channels, 3, activation="lrelu",
+        self.conv = Conv2dLayer(in_channels + mbstd_num_channels, in_channels, 3, activation="lrelu",
                                     conv_clamp=conv_clamp)
         self.fc = FullyConnectedLayer(in_channels * resolution ** 2, in_channels, activation="lrelu")
         self.out = FullyConnectedLayer(in_channels, 1)
