@@ -14,13 +14,8 @@ from interpolate.train import loss as L
 from interpolate.train.discriminator import Discriminator, MinibatchStdLayer
 from interpolate.train.trainer import SNAPSHOT_FORMAT, TrainConfig, Trainer, load_snapshot, train
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks gain nothing from threads, and on a busy machine OpenMP threads wait on each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 TINY = dict(resolution=16, batch=4, z_dim=16, w_dim=16, map_layers=2, channel_base=128, channel_max=16,

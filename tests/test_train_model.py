@@ -13,12 +13,7 @@ from interpolate.train.dataset import chibi_images
 MODEL = Path(__file__).resolve().parents[1] / "checkpoints" / "chibi-64.pt"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_shipped_model_is_a_small_weights_only_file():
