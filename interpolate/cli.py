@@ -49,7 +49,7 @@ def info(
 
 @app.command()
 def image(
-    checkpoint: Path = typer.Argument(..., help="Checkpoint file (.pkl or .pt)."),
+    checkpoint: Optional[Path] = typer.Argument(None, help="Checkpoint file (.pkl or .pt). Default: the model shipped in checkpoints/."),
     seeds: str = typer.Option("0-7", "--seeds", "-s", help="Seeds: a list and/or ranges, e.g. 3,17,42 or 0-31."),
     psi: Optional[float] = typer.Option(None, "--psi", help="Truncation psi (default: the checkpoint's own setting, see `info`, else 1 = off; 0.7 is a common choice)."),
     cutoff: Optional[int] = typer.Option(None, "--cutoff", help="Truncate only ws[:cutoff] (default: the checkpoint's own setting, else all)."),

@@ -63,7 +63,7 @@ def render_seeds(G: torch.nn.Module, seeds: Sequence[int], psi: float = 1.0, cut
         yield from zip(chunk, images)
 
 
-def write_seed_images(checkpoint: str | Path, seeds: str | Sequence[int] = "0-7", psi: float | None = None, cutoff: int | None = None,
+def write_seed_images(checkpoint: str | Path | None, seeds: str | Sequence[int] = "0-7", psi: float | None = None, cutoff: int | None = None,
                       noise_mode: str = "const", outdir: str | Path = "out", device: str | None = "auto", quiet: bool = False,
                       console: Any = None, class_idx: int | None = None, batch_size: int | None = None) -> list[Path]:
     """Load `checkpoint` and write outdir/seedNNNN.png for each seed; returns the paths written.
@@ -85,6 +85,10 @@ def write_seed_images(checkpoint: str | Path, seeds: str | Sequence[int] = "0-7"
     dev = pick_device(device)
     if psi is not None and not math.isfinite(psi):
         raise WaifuError(f"--psi must be a finite number, got {psi}")
+    if checkpoint is None:
+        from .video import default_checkpoint
+
+        checkpoint = default_checkpoint()
     G = load_generator(checkpoint, device=dev)
     if cutoff is not None and not 0 <= cutoff <= G.num_ws:
         raise WaifuError(f"--cutoff {cutoff} is out of range; this model has {G.num_ws} ws (0-{G.num_ws})")
