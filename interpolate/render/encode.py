@@ -436,6 +436,15 @@ class IntermediateEncoder(Encoder):
     def height_for(self, width: int) -> int:
         return max(1, round(self.height * width / self.width))
 
+    def budget_filters(self, width: int, out_fps: float) -> list[str]:
+        """ffmpeg filters that make a --max-size retry: drop frames to out_fps, then scale to width."""
+        filters = []
+        if out_fps != float(self.settings.fps):
+            filters.append(f"fps={fps_fraction(out_fps)}")
+        if width != self.width:
+            filters.append(f"scale={width}:-1:flags=lanczos")
+        return filters
+
 
 class GifEncoder(IntermediateEncoder):
     """Palette from the whole clip (stats_mode=diff) + bayer dithering; hq: a palette per frame.
@@ -458,11 +467,7 @@ class GifEncoder(IntermediateEncoder):
         notes = [note] if note else []
 
         def encode(width: int, out_fps: float) -> int:
-            pre = []
-            if out_fps != float(s.fps):
-                pre.append(f"fps={fps_fraction(out_fps)}")
-            if width != self.width:
-                pre.append(f"scale={width}:-1:flags=lanczos")
+            pre = self.budget_filters(width, out_fps)
             pre_chain = ",".join(pre) + "," if pre else ""
             if s.gif_quality == "hq":
                 graph = (f"{pre_chain}split[a][b];[a]palettegen=stats_mode=single:reserve_transparent=0[p];"
@@ -493,11 +498,7 @@ class WebpEncoder(IntermediateEncoder):
         s = self.settings
 
         def encode(width: int, out_fps: float) -> int:
-            vf = []
-            if out_fps != float(s.fps):
-                vf.append(f"fps={fps_fraction(out_fps)}")
-            if width != self.width:
-                vf.append(f"scale={width}:-1:flags=lanczos")
+            vf = self.budget_filters(width, out_fps)
             run_ffmpeg(["-i", self.intermediate, *(["-vf", ",".join(vf)] if vf else []), "-c:v", "libwebp_anim",
                         "-lossless", "0", "-quality", str(WEBP_QUALITY), "-compression_level", "4", "-loop", "0",
                         "-pix_fmt", "yuv420p", "-f", "webp", self.path], self.path)
