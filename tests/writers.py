@@ -17,14 +17,12 @@ import argparse
 import collections
 import io
 import math
-import pickle
-import types
 from typing import Any
 
 import numpy as np
 import torch
 
-from writers_tf import TFNetworkWriter
+from writers_tf import RenamingPickler, TFNetworkWriter
 
 DUMMY_MODULE_SRC = "raise RuntimeError('module_src must never be executed')\n"
 SG3_MODULE_SRC = '"""Generator architecture from the paper\n"Alias-Free Generative Adversarial Networks"."""\n' + DUMMY_MODULE_SRC
@@ -57,34 +55,13 @@ class _Evil:
         return (os.system, ("touch /tmp/waifu-morph-pwned",))
 
 
-class _NvidiaPickler(pickle._Pickler):
-    def __init__(self, file, numpy1: bool, protocol: int = 4):
-        super().__init__(file, protocol=protocol)
-        self.numpy1 = numpy1
-
-    def save_global(self, obj: Any, name: str | None = None) -> None:
+class _NvidiaPickler(RenamingPickler):
+    def renamed(self, obj: Any) -> tuple[str, str] | None:
         if obj is _reconstruct_persistent_obj:
-            module, qualname = "torch_utils.persistence", "_reconstruct_persistent_obj"
-        elif obj is EasyDict:
-            module, qualname = "dnnlib.util", "EasyDict"
-        else:
-            module = getattr(obj, "__module__", None) or pickle.whichmodule(obj, name)
-            qualname = name or getattr(obj, "__qualname__", obj.__name__)
-            core = "numpy.core" if self.numpy1 else "numpy._core"
-            for old in ("numpy._core", "numpy.core"):
-                if module.startswith(old + "."):
-                    module = core + module[len(old):]
-                    break
-        if self.proto >= 4:
-            self.save(module)
-            self.save(qualname)
-            self.write(pickle.STACK_GLOBAL)
-        else:
-            self.write(pickle.GLOBAL + f"{module}\n{qualname}\n".encode("utf-8"))
-        self.memoize(obj)
-
-    dispatch = pickle._Pickler.dispatch.copy()
-    dispatch[types.FunctionType] = save_global  # the base table would bypass the override for functions
+            return "torch_utils.persistence", "_reconstruct_persistent_obj"
+        if obj is EasyDict:
+            return "dnnlib.util", "EasyDict"
+        return None
 
 
 def _plain_attrs(module: torch.nn.Module, sg3: bool) -> dict[str, Any]:

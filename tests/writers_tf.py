@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import types
 from typing import Any
 
 import numpy as np
@@ -52,21 +53,30 @@ class TFNetworkWriter:
         return out
 
 
-class _TFPickler(pickle._Pickler):  # the pure-Python pickler lets us choose the names of globals
-    def __init__(self, file, protocol: int, numpy1: bool):
+class RenamingPickler(pickle._Pickler):
+    """The pure-Python pickler, writing the names the original programs used: `renamed(obj)` gives
+    (module, qualname) for the stand-in classes, and numpy's core module is written under its 1.x
+    ('numpy.core') or 2.x ('numpy._core') name."""
+
+    def __init__(self, file, protocol: int = 4, numpy1: bool = True):
         super().__init__(file, protocol=protocol)
         self.numpy1 = numpy1
 
+    def renamed(self, obj: Any) -> tuple[str, str] | None:
+        return None
+
     def save_global(self, obj: Any, name: str | None = None) -> None:
-        if obj is TFNetworkWriter:
-            module, qualname = "dnnlib.tflib.network", "Network"
+        known = self.renamed(obj)
+        if known is not None:
+            module, qualname = known
         else:
             module = getattr(obj, "__module__", None) or pickle.whichmodule(obj, name)
             qualname = name or getattr(obj, "__qualname__", obj.__name__)
-            if module.startswith("numpy._core"):
-                module = module.replace("numpy._core", "numpy.core" if self.numpy1 else "numpy._core")
-            elif module.startswith("numpy.core") and not self.numpy1:
-                module = module.replace("numpy.core", "numpy._core")
+            core = "numpy.core" if self.numpy1 else "numpy._core"
+            for old in ("numpy._core", "numpy.core"):
+                if module.startswith(old + "."):
+                    module = core + module[len(old):]
+                    break
         if self.proto >= 4:
             self.save(module)
             self.save(qualname)
@@ -74,6 +84,14 @@ class _TFPickler(pickle._Pickler):  # the pure-Python pickler lets us choose the
         else:
             self.write(pickle.GLOBAL + f"{module}\n{qualname}\n".encode("utf-8"))
         self.memoize(obj)
+
+    dispatch = pickle._Pickler.dispatch.copy()
+    dispatch[types.FunctionType] = save_global  # the base table would bypass the override for functions
+
+
+class _TFPickler(RenamingPickler):
+    def renamed(self, obj: Any) -> tuple[str, str] | None:
+        return ("dnnlib.tflib.network", "Network") if obj is TFNetworkWriter else None
 
 
 def dumps_tf(obj: Any, protocol: int = 4, numpy1: bool = True) -> bytes:
