@@ -7,6 +7,7 @@ know nothing about rendering; networks know nothing about files.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -181,7 +181,6 @@ def _write_image(array: np.ndarray, out: Path) -> None:
 
 def _mix_video(G, w_rows, w_cols, row_seeds, col_seeds, moved, noise, output, seconds, fps, cell, overwrite,
                device, quiet, console):
-    from .pipeline import parse_size  # noqa: F401  (same size rules as render)
     from .video import render_paths
 
     R, C = len(row_seeds), len(col_seeds)

@@ -17,7 +17,6 @@ import math
 import torch
 from torch import nn
 
-from ..networks import ops
 from ..networks.stylegan2 import Conv2dLayer, FullyConnectedLayer
 
 
