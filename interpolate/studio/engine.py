@@ -1,0 +1,271 @@
+"""The studio's one door into the project: plan, draw one frame, seed images, the mixing figure, render.
+
+Everything the studio knows about paths/ and render/ is in this module, so a change of their API is
+a change of this file only. It holds no planning or rendering of its own: it turns the page's flat
+values (the names of `render --help`, as in presets and sidecars) into the options the CLI builds,
+and calls the same functions the CLI calls:
+
+    engine = Engine(checkpoint)                 # loads G once
+    path = engine.plan(values)                  # paths.plan_path, cached by value
+    frame = engine.frame(values, 60)            # uint8 [H, W, 3]: the renderer's FrameSource, one frame
+    engine.render(values, "/work/out.mp4", on_frames, cancelled)    # render.video.render_paths
+    engine.recipe_toml(values), engine.command_line(values, "out.mp4")
+
+`values` is a dict: `keys` (a list of seed numbers and W file paths, the same tokens as --keys) plus
+any of PATH_NAMES and OUTPUT_NAMES.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import tempfile
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import WaifuError
+from ..options import RenderOptions
+
+# the flat names the page may send (those of `render --help`, presets and sidecars)
+PATH_NAMES = ("interp", "space", "easing", "seconds", "frames", "hold", "loop", "pace", "style", "layers",
+              "stagger", "psi", "psi_end", "cutoff", "noise", "noise_seed", "noise_drift", "class_idx", "fps")
+OUTPUT_NAMES = ("size", "fit", "crf", "codec", "x264_preset", "gif_quality", "max_size", "label")
+FORMATS = ("mp4", "gif", "webp")
+PLAN_CACHE = 8
+
+
+class Cancelled(Exception):
+    """The page that asked for a render went away (or asked to stop)."""
+
+
+def _coerce(name: str, value: Any) -> Any:
+    from ..batch.presets import coerce
+
+    return coerce(name, value, "the studio page")
+
+
+def options(values: dict[str, Any], **extra) -> RenderOptions:
+    """The page's flat values -> RenderOptions, each value type-checked as a preset's would be."""
+    data: dict[str, Any] = {}
+    keys = values.get("keys") or []
+    if not isinstance(keys, list):
+        raise WaifuError("keys must be a list of seeds and W files")
+    data["keys"] = [str(k) for k in keys]
+    for name in PATH_NAMES + OUTPUT_NAMES:
+        if name in values and values[name] is not None and values[name] != "":
+            data[name] = _coerce(name, values[name])
+    unknown = set(values) - set(PATH_NAMES) - set(OUTPUT_NAMES) - {"keys"}
+    if unknown:
+        raise WaifuError(f"unknown option '{sorted(unknown)[0]}' from the studio page")
+    return RenderOptions.from_dict({**data, **extra}, source="the studio page")
+
+
+def non_defaults(opts: RenderOptions, names: tuple[str, ...]) -> dict[str, Any]:
+    default = RenderOptions()
+    return {n: getattr(opts, n) for n in names if getattr(opts, n) != getattr(default, n)}
+
+
+def _png(frame: np.ndarray) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(frame).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+class Engine:
+    """One loaded generator and the calls the studio makes on it."""
+
+    def __init__(self, checkpoint: str | None, device: str = "auto"):
+        from ..device import pick_device
+        from ..loading import load_generator
+        from ..render.video import default_checkpoint
+
+        self.checkpoint = str(checkpoint or default_checkpoint())
+        self.shipped = checkpoint is None
+        self.device = pick_device(device)
+        self.G = load_generator(self.checkpoint, device=self.device)
+        self._plans: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # --- what the page needs to draw its controls --------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        from ..paths import EASINGS, INTERPS, NOISE_MODES, PACES, STYLES, resolve_truncation, style_groups
+
+        G = self.G
+        psi, cutoff = resolve_truncation(G, None, None)
+        defaults = RenderOptions()
+        return {
+            "checkpoint": Path(self.checkpoint).name, "arch": getattr(G, "arch", "?"),
+            "width": int(G.img_width), "height": int(G.img_height), "num_ws": int(G.num_ws),
+            "c_dim": int(G.c_dim), "groups": style_groups(G), "default_psi": psi, "default_cutoff": cutoff,
+            "choices": {"interp": list(INTERPS), "easing": list(EASINGS), "pace": list(PACES), "style": list(STYLES),
+                        "noise": list(NOISE_MODES), "space": ["auto", "z", "w"], "format": list(FORMATS)},
+            "defaults": {n: getattr(defaults, n) for n in PATH_NAMES + OUTPUT_NAMES},
+            "directions": False,        # semantic direction sliders: once the directions feature exists
+        }
+
+    def presets(self) -> list[dict[str, Any]]:
+        """Every preset (shipped and the user's), resolved to flat values."""
+        from ..batch.presets import list_presets, resolve
+
+        return [{"name": p.name, "description": p.description, "values": resolve(str(p.path))}
+                for p in list_presets()]
+
+    # --- planning and one frame ---------------------------------------------------------------------
+    def plan(self, values: dict[str, Any]):
+        """The LatentPath the CLI would plan for these values (cached: scrubbing re-plans nothing)."""
+        from ..paths import plan_path
+
+        key = json.dumps(values, sort_keys=True, default=str)
+        with self._lock:
+            if key in self._plans:
+                self._plans.move_to_end(key)
+                return self._plans[key]
+        path = plan_path(self.G, options(values))
+        with self._lock:
+            self._plans[key] = path
+            while len(self._plans) > PLAN_CACHE:
+                self._plans.popitem(last=False)
+        return path
+
+    def describe(self, values: dict[str, Any]) -> dict[str, Any]:
+        path = self.plan(values)
+        return {"num_frames": path.num_frames, "fps": path.fps, "duration": path.duration,
+                "key_frames": [int(f) for f in path.key_frames], "key_labels": path.key_labels}
+
+    def frame(self, values: dict[str, Any], index: int) -> tuple[np.ndarray, str]:
+        """(uint8 [H, W, 3], caption) of one frame, drawn by the renderer's own FrameSource."""
+        from ..render.pipeline import FrameSource
+
+        path = self.plan(values)
+        if not 0 <= index < path.num_frames:
+            raise WaifuError(f"frame {index} is outside the clip (0-{path.num_frames - 1})")
+        source = FrameSource(self.G, [path], precision="fp32" if self.device.type == "cpu" else "auto")
+        frame = source.synthesize(index, index + 1)[0].cpu().numpy()
+        assert frame.shape == (self.G.img_height, self.G.img_width, 3) and frame.dtype == np.uint8
+        return frame, path.label(index)
+
+    def frame_png(self, values: dict[str, Any], index: int) -> tuple[bytes, str]:
+        frame, label = self.frame(values, index)
+        return _png(frame), label
+
+    # --- seeds and the mixing figure ----------------------------------------------------------------
+    def seed_png(self, seed: int, psi: float | None, class_idx: int | None) -> bytes:
+        """One seed as `waifu-morph image` draws it (the checkpoint's own truncation when psi is None)."""
+        from ..paths import resolve_truncation
+        from ..render.stills import render_seeds
+
+        if not 0 <= seed < 2 ** 32:
+            raise WaifuError(f"seeds are 0-{2 ** 32 - 1}, got {seed}")
+        psi_r, cutoff = resolve_truncation(self.G, psi, None)
+        ((_, image),) = list(render_seeds(self.G, [seed], psi_r, cutoff, "const", class_idx, batch_size=1))
+        if image.shape[2] == 1:
+            image = np.repeat(image, 3, axis=2)
+        return _png(np.ascontiguousarray(image[:, :, :3]))
+
+    def mix_png(self, seeds: list[int], style: str, psi: float | None, noise: str = "const") -> bytes:
+        """The style-mixing figure of `waifu-morph mix` with the seeds as rows and columns."""
+        from ..render.figures import style_mixing
+
+        if len(seeds) < 1:
+            raise WaifuError("the mixing figure needs seed keys; add seeds to the strip")
+        seeds_text = ",".join(str(int(s)) for s in seeds[:6])
+        with tempfile.TemporaryDirectory(prefix="waifu-studio-") as tmp:
+            out = Path(tmp) / "mix.png"
+            style_mixing(self.checkpoint, rows=seeds_text, cols=seeds_text, style=style, psi=psi, noise=noise,
+                         output=str(out), device=str(self.device), quiet=True)
+            return out.read_bytes()
+
+    def check_w_file(self, path: str) -> int:
+        """Rows in a W file for this model (a one-line error when it does not fit)."""
+        from ..paths import read_w_file
+
+        return int(read_w_file(path, self.G.num_ws, self.G.w_dim).shape[0])
+
+    # --- rendering, recipes, the equivalent command -------------------------------------------------
+    def render(self, values: dict[str, Any], output: str, *, overwrite: bool,
+               on_frames: Callable[[int, int | None], None], cancelled: threading.Event) -> dict[str, Any]:
+        """Render through the CLI's streaming renderer; `cancelled` stops it with nothing left behind."""
+        from ..paths import plan_path
+        from ..render.video import render_paths
+
+        opts = options(values, output=output, overwrite=bool(overwrite), quiet=True, checkpoint=self.checkpoint,
+                       device=str(self.device))
+        path = plan_path(self.G, opts)
+        done = [0]
+
+        def progress(n: int, total: int | None = None) -> None:
+            if cancelled.is_set():
+                raise Cancelled()
+            if total is not None:
+                on_frames(0, total)
+            else:
+                done[0] += n
+                on_frames(done[0], None)
+
+        result = render_paths(self.G, [path], opts, on_frames=progress)
+        return {"output": result.output, "frames": result.frames, "width": result.width, "height": result.height,
+                "fps": result.fps, "bytes": result.bytes, "wall_s": result.wall_s, "notes": result.notes,
+                "summary": result.summary()}
+
+    def recipe_values(self, values: dict[str, Any], output: str | None = None) -> dict[str, Any]:
+        """The flat values a preset TOML needs to repeat this (defaults left out)."""
+        opts = options(values, **({"output": output} if output else {}))
+        out = {"keys": list(opts.keys)}
+        out.update(non_defaults(opts, PATH_NAMES + OUTPUT_NAMES))
+        if output:
+            out["output"] = output
+        if not self.shipped:
+            out["checkpoint"] = self.checkpoint
+        return out
+
+    def recipe_toml(self, values: dict[str, Any], output: str | None = None, description: str = "") -> str:
+        from ..batch.presets import to_toml
+
+        head = to_toml({"description": description or "saved from waifu-morph studio"})
+        return head + to_toml(self.recipe_values(values, output))
+
+    def command_line(self, values: dict[str, Any], output: str) -> str:
+        """The `waifu-morph render ...` line that renders the same thing."""
+        rec = self.recipe_values(values, output)
+        words = ["waifu-morph", "render"]
+        if "checkpoint" in rec:
+            words.append(rec.pop("checkpoint"))
+        keys = rec.pop("keys")
+        seeds = [k for k in keys if k.isdigit()]
+        if seeds and len(seeds) == len(keys):
+            words += ["--seeds", ",".join(seeds)]
+        else:
+            words += ["--keys", ",".join(keys)]
+        for name, value in rec.items():
+            flag = "--" + name.replace("_", "-")
+            if name == "output":
+                words += ["-o", str(value)]
+            elif isinstance(value, bool):
+                words.append(flag if value else "--no-" + flag[2:])
+            elif isinstance(value, list):
+                words += [flag, ",".join(str(v) for v in value)]
+            else:
+                words += [flag, str(value)]
+        return " ".join(shlex.quote(w) for w in words)
+
+
+def with_output_format(name: str, fmt: str) -> str:
+    """'clip' + 'gif' -> 'clip.gif' (a name with another video extension gets this one)."""
+    if fmt not in FORMATS:
+        raise WaifuError(f"unknown format '{fmt}'; use {', '.join(FORMATS)}")
+    stem = name
+    for f in FORMATS:
+        if stem.lower().endswith("." + f):
+            stem = stem[: -len(f) - 1]
+    return f"{stem}.{fmt}"
+
+
+__all__ = ["Engine", "Cancelled", "options", "PATH_NAMES", "OUTPUT_NAMES", "FORMATS", "with_output_format"]

@@ -1,0 +1,413 @@
+// waifu-morph studio: the page. Plain JS, no build step, no outside requests: it only talks to the
+// server that served it, with the per-start token from the URL.
+"use strict";
+
+const TOKEN = document.querySelector('meta[name="studio-token"]').content;
+const $ = (id) => document.getElementById(id);
+const PAGE = 24;                       // seeds per grid page
+
+const studio = {                        // the page's state (tests and the benchmark read it)
+  info: null, keys: [], plan: null, frame: 0, seq: 0, shownSeq: 0, shown: null,
+  latencies: [], superseded: 0, rendering: null, lastRender: null, ready: false, errors: [],
+};
+window.studio = studio;
+
+// --- talking to the server -------------------------------------------------------------------------
+function withToken(url) { return url + (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(TOKEN); }
+
+async function api(path, body, opts = {}) {
+  const init = { method: body === undefined ? "GET" : "POST", headers: { "X-Studio-Token": TOKEN }, ...opts };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(path, init);
+  if (!res.ok) {
+    let msg = res.status + " " + res.statusText;
+    try { msg = (await res.json()).error || msg; } catch (e) { /* not JSON */ }
+    throw new Error(msg);
+  }
+  return res;
+}
+
+function say(text, error = false) {
+  const el = $("status");
+  el.textContent = text;
+  el.classList.toggle("error", error);
+  if (error) studio.errors.push(text);
+}
+
+// --- the values the server plans from (the names of `render --help`) ---------------------------------
+function values() {
+  const form = $("path-form");
+  const v = { keys: studio.keys.map((k) => k.token), loop: $("loop").checked, hold: num($("hold").value, 0) };
+  for (const el of form.elements) {
+    if (!el.name) continue;
+    if (el.type === "number") {
+      if (el.value !== "") v[el.name] = Number(el.value);
+    } else if (el.value !== "") v[el.name] = el.value;
+  }
+  if (studio.classIdx !== undefined) v.class_idx = studio.classIdx;
+  return v;
+}
+function num(text, fallback) { const n = Number(text); return text === "" || !isFinite(n) ? fallback : n; }
+function renderForm() {
+  const f = $("render-form").elements;
+  return { format: f.format.value, size: f.size.value.trim(), output: f.output.value.trim() || "studio",
+           overwrite: f.overwrite.checked };
+}
+function renderValues() {
+  const v = values();
+  const r = renderForm();
+  if (r.size) v.size = r.size;
+  return v;
+}
+
+// --- setting up the controls from /api/info --------------------------------------------------------
+function fillSelect(select, options, value) {
+  select.innerHTML = "";
+  for (const o of options) select.add(new Option(o, o, false, o === value));
+}
+
+async function setup() {
+  const info = await (await api("/api/info")).json();
+  studio.info = info;
+  $("model").textContent = `${info.checkpoint} · ${info.arch} ${info.width}×${info.height} · ${info.num_ws} ws ` +
+    `(coarse ${info.groups.coarse.length}, middle ${info.groups.middle.length}, fine ${info.groups.fine.length}) · ` +
+    `work folder ${info.workdir}`;
+  const form = $("path-form").elements;
+  for (const name of ["style", "interp", "easing", "pace", "noise", "space"]) {
+    fillSelect(form[name], info.choices[name], info.defaults[name]);
+  }
+  for (const name of ["stagger", "seconds", "fps", "noise_seed"]) form[name].value = info.defaults[name];
+  $("hold").value = info.defaults.hold;
+  $("loop").checked = info.defaults.loop;
+  fillSelect($("render-form").elements.format, info.choices.format, "mp4");
+  const psi = info.default_psi;
+  $("grid-psi").value = psi; $("grid-psi-text").textContent = psi;
+  if (info.c_dim) {
+    $("class-row").hidden = false;
+    fillSelect($("grid-class"), [...Array(info.c_dim).keys()].map(String), "0");
+    studio.classIdx = 0;
+    $("grid-class").onchange = () => { studio.classIdx = Number($("grid-class").value); drawSeeds(); replan(); };
+  }
+  $("directions-note").hidden = !!info.directions;
+  const presets = await (await api("/api/presets")).json();
+  studio.presets = presets;
+  for (const p of presets) $("preset").add(new Option(`${p.name}: ${p.description}`, p.name));
+  drawSeeds();
+  listFiles();
+  wire();
+  studio.ready = true;
+  say("ready: click seeds to add keys, then drag the timeline");
+}
+
+// --- the seed grid ---------------------------------------------------------------------------------
+function seedURL(seed) {
+  let url = `/api/seed/${seed}.png?psi=${encodeURIComponent($("grid-psi").value)}`;
+  if (studio.classIdx !== undefined) url += `&class_idx=${studio.classIdx}`;
+  return withToken(url);
+}
+
+function drawSeeds() {
+  const start = Math.max(0, Math.floor(num($("seed-start").value, 0)));
+  const grid = $("seed-grid");
+  grid.innerHTML = "";
+  for (let s = start; s < start + PAGE; s++) {
+    const cell = document.createElement("div");
+    cell.className = "seed";
+    cell.dataset.seed = s;
+    cell.title = `seed ${s}: click to add it as a key`;
+    cell.innerHTML = `<img loading="lazy" alt="seed ${s}" src="${seedURL(s)}"><span>${s}</span>`;
+    cell.onclick = () => addKey({ token: String(s), label: String(s), seed: s });
+    grid.append(cell);
+  }
+}
+
+// --- W files of the work folder and uploads -------------------------------------------------------
+async function listFiles() {
+  const files = await (await api("/api/files")).json();
+  const box = $("w-files");
+  box.innerHTML = "";
+  box.classList.toggle("dim", files.w.length === 0);
+  if (!files.w.length) box.textContent = "none yet";
+  for (const f of files.w) {
+    const b = document.createElement("button");
+    b.textContent = `+ ${f.name}`;
+    b.title = "add this W file as a key";
+    b.onclick = () => addKey({ token: "w:" + f.name, label: f.name, seed: null });
+    box.append(b);
+  }
+}
+
+async function upload(file) {
+  if (file.size > studio.info.max_upload) { say(`${file.name} is larger than the upload limit`, true); return; }
+  try {
+    const res = await fetch(withToken(`/api/upload?name=${encodeURIComponent(file.name)}`), {
+      method: "POST", headers: { "X-Studio-Token": TOKEN, "Content-Type": "application/octet-stream" }, body: file });
+    const data = await res.json();
+    if (!res.ok) throw new Error(data.error);
+    say(`added ${data.name} (${data.rows} w) to the work folder`);
+    listFiles();
+  } catch (e) { say(e.message, true); }
+}
+
+// --- the key strip ---------------------------------------------------------------------------------
+function addKey(key) { studio.keys.push(key); drawKeys(); replan(); }
+
+function drawKeys() {
+  const list = $("keys");
+  list.innerHTML = "";
+  studio.keys.forEach((k, i) => {
+    const li = document.createElement("li");
+    li.draggable = true;
+    li.dataset.index = i;
+    li.innerHTML = (k.seed !== null ? `<img alt="" src="${seedURL(k.seed)}">` : `<div class="w">W</div>`) +
+      `<span title="${k.label}">${k.label}</span><button title="remove">×</button>`;
+    li.querySelector("button").onclick = (e) => { e.stopPropagation(); studio.keys.splice(i, 1); drawKeys(); replan(); };
+    li.ondragstart = (e) => { e.dataTransfer.setData("text/plain", String(i)); };
+    li.ondragover = (e) => { e.preventDefault(); li.classList.add("over"); };
+    li.ondragleave = () => li.classList.remove("over");
+    li.ondrop = (e) => {
+      e.preventDefault();
+      const from = Number(e.dataTransfer.getData("text/plain"));
+      moveKey(from, i);
+    };
+    list.append(li);
+  });
+}
+
+function moveKey(from, to) {
+  if (from === to || isNaN(from)) { drawKeys(); return; }
+  const [k] = studio.keys.splice(from, 1);
+  studio.keys.splice(to, 0, k);
+  drawKeys();
+  replan();
+}
+
+// --- planning and the timeline ---------------------------------------------------------------------
+let planTimer = null, mixTimer = null;
+function replan() {
+  clearTimeout(planTimer);
+  planTimer = setTimeout(doPlan, 120);
+  clearTimeout(mixTimer);
+  mixTimer = setTimeout(drawMix, 500);
+}
+
+async function doPlan() {
+  const v = values();
+  const enough = v.keys.length >= 2 || (v.keys.length === 1 && v.loop);
+  if (!enough) {
+    studio.plan = null;
+    $("timeline").max = 0; $("frame-text").textContent = "0 / 0"; $("command").value = "";
+    return;
+  }
+  try {
+    const r = renderForm();
+    const plan = await (await api("/api/plan", { values: renderValues(), output: r.output, format: r.format })).json();
+    studio.plan = plan;
+    studio.planValues = v;
+    const tl = $("timeline");
+    tl.max = plan.num_frames - 1;
+    if (studio.frame > plan.num_frames - 1) studio.frame = plan.num_frames - 1;
+    tl.value = studio.frame;
+    const marks = $("key-marks");
+    marks.innerHTML = "";
+    for (const f of plan.key_frames) {
+      const i = document.createElement("i");
+      i.style.left = `${(100 * f) / Math.max(plan.num_frames - 1, 1)}%`;
+      marks.append(i);
+    }
+    $("command").value = plan.command;
+    say(`${plan.num_frames} frames, ${plan.duration.toFixed(2)} s at ${plan.fps} fps`);
+    showFrame(studio.frame, performance.now());
+  } catch (e) { say(e.message, true); }
+}
+
+// Ask for one frame. The server keeps a latest-wins slot: while one frame is drawn, a newer request
+// replaces the waiting one (answered 204), so a fast drag never queues up. Stale answers are dropped.
+async function showFrame(index, t0) {
+  if (!studio.plan) return;
+  const seq = ++studio.seq;
+  studio.frame = index;
+  try {
+    const res = await api("/api/frame", { values: studio.planValues, frame: index });
+    if (res.status === 204) { studio.superseded++; return; }
+    const blob = await res.blob();
+    if (seq < studio.shownSeq) return;                    // a newer frame is already on screen
+    studio.shownSeq = seq;
+    const img = $("frame");
+    const url = URL.createObjectURL(blob);
+    const old = img.src;
+    img.src = url;
+    await img.decode();
+    if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+    $("caption").textContent = res.headers.get("x-label") || "";
+    $("frame-text").textContent = `${index} / ${studio.plan.num_frames - 1}`;
+    requestAnimationFrame(() => {
+      studio.shown = { index, seq, values: studio.planValues };
+      studio.latencies.push({ index, ms: performance.now() - t0, server_ms: Number(res.headers.get("x-server-ms")) });
+    });
+  } catch (e) { say(e.message, true); }
+}
+
+let playing = false;
+async function play() {
+  if (!studio.plan) return;
+  playing = !playing;
+  $("play").textContent = playing ? "⏸" : "▶";
+  const fps = studio.plan.fps;
+  let last = performance.now();
+  while (playing && studio.plan) {
+    const now = performance.now();
+    const step = Math.max(1, Math.round(((now - last) / 1000) * fps));   // skip frames to keep time
+    last = now;
+    const next = (studio.frame + step) % studio.plan.num_frames;
+    $("timeline").value = next;
+    await showFrame(next, now);
+    const wait = 1000 / fps - (performance.now() - now);
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+}
+
+function step(d) {
+  if (!studio.plan) return;
+  const n = Math.min(Math.max(studio.frame + d, 0), studio.plan.num_frames - 1);
+  $("timeline").value = n;
+  showFrame(n, performance.now());
+}
+
+// --- the style-mixing figure -----------------------------------------------------------------------
+async function drawMix() {
+  const seeds = studio.keys.filter((k) => k.seed !== null).map((k) => k.seed);
+  if (!seeds.length) { $("mix").removeAttribute("src"); return; }
+  try {
+    const form = $("path-form").elements;
+    const res = await api("/api/mix", { seeds, style: $("mix-style").value, psi: form.psi.value, noise: "const" });
+    const img = $("mix");
+    const old = img.src;
+    img.src = URL.createObjectURL(await res.blob());
+    if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+  } catch (e) { say(e.message, true); }
+}
+
+// --- rendering -------------------------------------------------------------------------------------
+async function render() {
+  const r = renderForm();
+  const ctrl = new AbortController();
+  studio.rendering = ctrl;
+  studio.lastRender = null;
+  $("render").disabled = true; $("stop").disabled = false;
+  $("progress").value = 0; $("render-text").textContent = "starting…"; $("result").innerHTML = "";
+  try {
+    const res = await api("/api/render", { values: renderValues(), output: r.output, format: r.format,
+                                           overwrite: r.overwrite }, { signal: ctrl.signal });
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buf = "", total = 0;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += decoder.decode(value, { stream: true });
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const ev = JSON.parse(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+        if (ev.state === "queued") $("render-text").textContent = `waiting: ${ev.ahead} render(s) ahead`;
+        if (ev.state === "progress") {
+          if (ev.total) total = ev.total;
+          $("progress").value = total ? ev.done / total : 0;
+          $("render-text").textContent = `${ev.done} / ${total} frames · ${ev.fps.toFixed(1)} frames/s`;
+        }
+        if (ev.state === "done") { studio.lastRender = ev; showResult(ev); }
+        if (ev.state === "error") { studio.lastRender = ev; say(ev.error, true); $("render-text").textContent = "failed"; }
+        if (ev.state === "cancelled") { studio.lastRender = ev; $("render-text").textContent = "stopped: nothing was written"; }
+      }
+    }
+  } catch (e) {
+    if (e.name === "AbortError") $("render-text").textContent = "stopped: nothing was written";
+    else say(e.message, true);
+  } finally {
+    studio.rendering = null;
+    $("render").disabled = false; $("stop").disabled = true;
+  }
+}
+
+function showResult(ev) {
+  $("progress").value = 1;
+  $("render-text").textContent = ev.summary;
+  const url = withToken(`/api/file?name=${encodeURIComponent(ev.output)}`);
+  const media = ev.output.endsWith(".mp4") ? `<video controls loop autoplay muted src="${url}"></video>`
+                                            : `<img alt="the render" src="${url}">`;
+  $("result").innerHTML = `${media}<a href="${url}" download="${ev.output}">download ${ev.output}</a>`;
+  say(`wrote ${ev.output} in the work folder`);
+}
+
+// --- recipe and command ----------------------------------------------------------------------------
+async function saveRecipe() {
+  try {
+    const r = renderForm();
+    const data = await (await api("/api/recipe", { values: renderValues(), name: $("recipe-name").value,
+                                                   output: r.output, format: r.format })).json();
+    studio.lastRecipe = data;
+    $("recipe-text").textContent = `saved ${data.name}: ${data.command}`;
+    say(`saved ${data.name} in the work folder`);
+  } catch (e) { say(e.message, true); }
+}
+
+function applyPreset(name) {
+  const p = (studio.presets || []).find((x) => x.name === name);
+  if (!p) return;
+  const form = $("path-form").elements;
+  for (const [k, v] of Object.entries(p.values)) {
+    if (k === "loop") $("loop").checked = v;
+    else if (k === "hold") $("hold").value = v;
+    else if (k === "size") $("render-form").elements.size.value = v;
+    else if (k === "output") {
+      const m = /^(.*)\.(mp4|gif|webp)$/i.exec(v);
+      if (m) { $("render-form").elements.output.value = m[1]; $("render-form").elements.format.value = m[2].toLowerCase(); }
+    } else if (form[k]) form[k].value = v;
+  }
+  replan();
+}
+
+// --- wiring ----------------------------------------------------------------------------------------
+function wire() {
+  $("grid-psi").oninput = () => { $("grid-psi-text").textContent = $("grid-psi").value; };
+  $("grid-psi").onchange = drawSeeds;
+  $("seed-start").onchange = drawSeeds;
+  $("page-prev").onclick = () => { $("seed-start").value = Math.max(0, num($("seed-start").value, 0) - PAGE); drawSeeds(); };
+  $("page-next").onclick = () => { $("seed-start").value = num($("seed-start").value, 0) + PAGE; drawSeeds(); };
+  $("path-form").oninput = replan;
+  $("path-form").onchange = replan;
+  $("loop").onchange = replan;
+  $("hold").oninput = replan;
+  $("render-form").onchange = replan;
+  $("clear-keys").onclick = () => { studio.keys = []; drawKeys(); replan(); };
+  $("timeline").oninput = () => showFrame(Number($("timeline").value), performance.now());
+  $("step-back").onclick = () => step(-1);
+  $("step-next").onclick = () => step(1);
+  $("play").onclick = play;
+  $("mix-style").onchange = drawMix;
+  $("render").onclick = render;
+  $("stop").onclick = () => studio.rendering && studio.rendering.abort();
+  $("save-recipe").onclick = saveRecipe;
+  $("preset").onchange = () => applyPreset($("preset").value);
+  $("copy").onclick = async () => {
+    try { await navigator.clipboard.writeText($("command").value); say("command copied"); }
+    catch (e) { $("command").select(); say("select the command and copy it (the clipboard is not available)"); }
+  };
+  const drop = $("drop");
+  $("upload").onchange = () => { for (const f of $("upload").files) upload(f); };
+  drop.ondragover = (e) => { e.preventDefault(); drop.classList.add("over"); };
+  drop.ondragleave = () => drop.classList.remove("over");
+  drop.ondrop = (e) => { e.preventDefault(); drop.classList.remove("over"); for (const f of e.dataTransfer.files) upload(f); };
+  document.addEventListener("keydown", (e) => {
+    if (e.target.matches("input, select, textarea")) return;
+    if (e.key === "ArrowLeft") step(-1);
+    if (e.key === "ArrowRight") step(1);
+    if (e.key === " ") { e.preventDefault(); play(); }
+  });
+}
+
+setup().catch((e) => say(e.message, true));
