@@ -34,6 +34,7 @@ import traceback
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -210,7 +211,7 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
             return Response(status_code=204, headers={"x-superseded": "1"})
         png, label = result
         return Response(png, media_type="image/png",
-                        headers={"x-frame": str(index), "x-label": label.encode("ascii", "replace").decode(),
+                        headers={"x-frame": str(index), "x-label": quote(label),
                                  "x-server-ms": f"{(time.perf_counter() - t0) * 1000:.1f}",
                                  "cache-control": "no-store"})
 
@@ -341,8 +342,9 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
         compute.close()
 
     app = Starlette(routes=routes, exception_handlers={WaifuError: on_error, Exception: on_error}, lifespan=lifespan)
-    app.state.frames, app.state.renders = frames, renders
-    return Guard(_with_headers(app), token, host, port)
+    guard = Guard(_with_headers(app), token, host, port)
+    guard.frames, guard.renders = frames, renders
+    return guard
 
 
 def _with_headers(app):

@@ -242,7 +242,7 @@ async function showFrame(index, t0) {
     img.src = url;
     await img.decode();
     if (old.startsWith("blob:")) URL.revokeObjectURL(old);
-    $("caption").textContent = res.headers.get("x-label") || "";
+    $("caption").textContent = decodeURIComponent(res.headers.get("x-label") || "");
     $("frame-text").textContent = `${index} / ${studio.plan.num_frames - 1}`;
     requestAnimationFrame(() => {
       studio.shown = { index, seq, values: studio.planValues };

@@ -1,0 +1,83 @@
+"""Helpers of the studio tests: a running studio on a tiny checkpoint, raw HTTP, the CLI's own plan."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shlex
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def request(studio, method: str, path: str, body=None, *, token: bool | str = True, host: str | None = None,
+            headers: dict | None = None, raw: bytes | None = None):
+    """(status, headers, body bytes) of one request; `host` replaces the Host header, token=False
+    sends none, a string sends that token."""
+    conn = http.client.HTTPConnection("127.0.0.1", studio.port, timeout=120)
+    h = {"Host": f"127.0.0.1:{studio.port}" if host is None else host}
+    if token:
+        h["X-Studio-Token"] = studio.token if token is True else token
+    data = raw
+    if body is not None:
+        data = json.dumps(body).encode()
+        h["Content-Type"] = "application/json"
+    h.update(headers or {})
+    conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+    for k, v in h.items():
+        conn.putheader(k, v)
+    if data is not None:
+        conn.putheader("Content-Length", str(len(data)))
+    conn.endheaders(data)
+    resp = conn.getresponse()
+    out = resp.status, dict(resp.getheaders()), resp.read()
+    conn.close()
+    return out
+
+
+def cli(*args) -> int:
+    from interpolate.cli import main
+
+    try:
+        main([str(a) for a in args])
+    except SystemExit as exc:
+        return 0 if exc.code is None else exc.code
+    return 0
+
+
+def cli_command(command: str) -> int:
+    """Run a `waifu-morph ...` line the page shows."""
+    words = shlex.split(command)
+    assert words[0] == "waifu-morph"
+    return cli(*words[1:])
+
+
+@torch.no_grad()
+def cli_planned_frame(G, ckpt: str, flags: list[str], frame: int, tmp: Path) -> np.ndarray:
+    """uint8 [H, W, 3]: G.synthesis of frame `frame`'s ws as `waifu-morph render FLAGS --save-latents` plans it."""
+    latents = tmp / "cli-plan.npz"
+    assert cli("render", ckpt, *flags, "-o", tmp / "cli-plan.mp4", "--save-latents", latents, "-q", "-y") == 0
+    with np.load(latents) as data:
+        ws = torch.from_numpy(np.array(data["ws"][frame:frame + 1]))
+    img = G.synthesis(ws.float(), noise_mode="const")
+    return (img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8)[0, :, :, :3].numpy()
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def hidden_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in Path(folder).iterdir() if p.name.startswith("."))
+
+
+def video_frames(path: Path) -> int:
+    import imageio_ffmpeg
+
+    frames, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
+    return frames
