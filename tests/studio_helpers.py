@@ -1,4 +1,4 @@
-"""Helpers of the studio tests: a running studio on a tiny checkpoint, raw HTTP, the CLI's own plan."""
+"""Helpers of the studio tests: a running studio on a tiny checkpoint (fixtures), raw HTTP, the CLI's own plan."""
 
 from __future__ import annotations
 
@@ -8,7 +8,27 @@ import shlex
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
+
+from test_render_cli import cli  # noqa: F401  (the console script's entry point; its exit code)
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    from fakes import tiny_stylegan2_file
+
+    return tiny_stylegan2_file(tmp_path_factory.mktemp("ckpt"), channel_base=256, channel_max=8)
+
+
+@pytest.fixture(scope="module")
+def studio(tiny_checkpoint, tmp_path_factory):
+    """A studio serving the tiny checkpoint on a free port of 127.0.0.1, in a thread."""
+    from interpolate.studio.server import Studio
+
+    server = Studio.start(tiny_checkpoint, workdir=tmp_path_factory.mktemp("work"), port=0, device="cpu")
+    yield server
+    server.stop()
 
 
 def request(studio, method: str, path: str, body=None, *, token: bool | str = True, host: str | None = None,
@@ -34,16 +54,6 @@ def request(studio, method: str, path: str, body=None, *, token: bool | str = Tr
     out = resp.status, dict(resp.getheaders()), resp.read()
     conn.close()
     return out
-
-
-def cli(*args) -> int:
-    from interpolate.cli import main
-
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        return 0 if exc.code is None else exc.code
-    return 0
 
 
 def cli_command(command: str) -> int:

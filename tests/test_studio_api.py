@@ -20,26 +20,10 @@ pytest.importorskip("uvicorn", reason="the studio extra is not installed: pip in
 
 sys.path.insert(0, str(Path(__file__).parent))
 from studio_helpers import (cli, cli_command, cli_planned_frame, decode_png, hidden_files, request,  # noqa: E402
-                            video_frames)
+                            studio, tiny_checkpoint, video_frames)  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 VALUES = {"keys": ["3", "7", "21"], "style": "fine", "frames": 6}
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
-    from fakes import tiny_stylegan2_file
-
-    return tiny_stylegan2_file(tmp_path_factory.mktemp("ckpt"), channel_base=256, channel_max=8)
-
-
-@pytest.fixture(scope="module")
-def studio(tiny_checkpoint, tmp_path_factory):
-    from interpolate.studio.server import Studio
-
-    server = Studio.start(tiny_checkpoint, workdir=tmp_path_factory.mktemp("work"), port=0, device="cpu")
-    yield server
-    server.stop()
 
 
 @pytest.fixture

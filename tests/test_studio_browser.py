@@ -1,0 +1,142 @@
+"""The studio page in a real browser: Debian's headless Chromium driven by Playwright for Python.
+
+Picks three seeds, sets style fine, scrubs to the middle and checks the pixels shown are G.synthesis
+of that frame's ws as `waifu-morph render` plans it; renders an MP4 (decoded: the right frame
+count); saves a recipe that `render --preset` accepts; a closed tab cancels its render and leaves
+no file. Skips, saying why, where Playwright or the browser is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("starlette", reason="the studio extra is not installed: pip install 'waifu-morph[studio]'")
+pytest.importorskip("uvicorn", reason="the studio extra is not installed: pip install 'waifu-morph[studio]'")
+pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed (pip install playwright; "
+                                                  "the browser comes from the system: apt-get install chromium)")
+
+sys.path.insert(0, str(Path(__file__).parent))
+from studio_helpers import cli, cli_planned_frame, hidden_files, studio, tiny_checkpoint, video_frames  # noqa: E402,F401
+
+CHROMIUM = os.environ.get("WAIFU_MORPH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+if not os.path.isfile(CHROMIUM):
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set WAIFU_MORPH_CHROMIUM)",
+                allow_module_level=True)
+
+# never a download, an update check or a sync: the browser only talks to the studio
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-default-apps",
+                 "--disable-extensions", "--mute-audio"]
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
+SEEDS = (3, 7, 21)
+
+
+def launch(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, studio):
+    # bypass_csp: Playwright's wait_for_function evaluates strings, which the page's own CSP forbids
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, bypass_csp=True)
+    pg = context.new_page()
+    pg.goto(studio.url)
+    pg.wait_for_function("window.studio && window.studio.ready")
+    yield pg
+    context.close()
+
+
+def build_morph(pg, seconds="0.5", fps="10"):
+    for seed in SEEDS:
+        pg.click(f'.seed[data-seed="{seed}"]')
+    pg.select_option('select[name=style]', "fine")
+    pg.fill('input[name=seconds]', seconds)
+    pg.fill('input[name=fps]', fps)
+    pg.dispatch_event('#path-form', "change")
+    pg.wait_for_function(f"window.studio.plan && window.studio.planValues.style === 'fine' && "
+                         f"window.studio.planValues.seconds === {seconds} && window.studio.planValues.keys.length === 3")
+    return pg.evaluate("window.studio.plan")
+
+
+def shown_pixels(pg) -> np.ndarray:
+    """The RGB pixels of the frame on screen, read back through a canvas at the image's own size."""
+    data = pg.evaluate("""() => {
+        const img = document.getElementById('frame');
+        const c = document.createElement('canvas');
+        c.width = img.naturalWidth; c.height = img.naturalHeight;
+        const g = c.getContext('2d');
+        g.drawImage(img, 0, 0);
+        return {w: c.width, h: c.height, px: Array.from(g.getImageData(0, 0, c.width, c.height).data)};
+    }""")
+    return np.array(data["px"], np.uint8).reshape(data["h"], data["w"], 4)[:, :, :3]
+
+
+def test_scrub_shows_the_cli_planned_frame_then_render_and_save_a_recipe(page, studio, tiny_checkpoint, tmp_path):
+    pg = page
+    plan = build_morph(pg)
+    assert plan["num_frames"] == 11 and plan["key_labels"] == [str(s) for s in SEEDS]
+    mid = plan["num_frames"] // 2 + 1                      # between keys, so the path really moves
+    pg.fill("#timeline", str(mid))
+    pg.dispatch_event("#timeline", "input")
+    pg.wait_for_function(f"window.studio.shown && window.studio.shown.index === {mid} && "
+                         f"window.studio.shown.values.style === 'fine'")
+    want = cli_planned_frame(studio.engine.G, tiny_checkpoint,
+                             ["--seeds", ",".join(map(str, SEEDS)), "--style", "fine", "--seconds", "0.5", "--fps", "10"],
+                             mid, tmp_path)
+    got = shown_pixels(pg)
+    assert got.shape == want.shape == (64, 64, 3)
+    assert np.array_equal(got, want)
+    assert pg.text_content("#frame-text") == f"{mid} / {plan['num_frames'] - 1}"
+
+    # render an MP4 through the page
+    pg.fill('#render-form input[name=output]', "browser")
+    pg.click("#render")
+    pg.wait_for_function("window.studio.lastRender && window.studio.lastRender.state !== undefined")
+    last = pg.evaluate("window.studio.lastRender")
+    assert last["state"] == "done", last
+    out = studio.workdir / "browser.mp4"
+    assert video_frames(out) == plan["num_frames"]
+    pg.wait_for_selector("#result video")
+
+    # the equivalent command, and a recipe the CLI accepts unchanged
+    assert "--style fine" in pg.input_value("#command") and "--seeds 3,7,21" in pg.input_value("#command")
+    pg.fill("#recipe-name", "browser-recipe")
+    pg.click("#save-recipe")
+    pg.wait_for_function("window.studio.lastRecipe")
+    recipe = studio.workdir / "browser-recipe.toml"
+    again = tmp_path / "again.mp4"
+    assert cli("render", "--preset", recipe, "-o", again, "-q") == 0
+    assert video_frames(again) == plan["num_frames"]
+    assert pg.evaluate("window.studio.errors") == []
+
+
+def test_a_closed_tab_cancels_its_render_and_leaves_no_file(page, studio):
+    pg = page
+    build_morph(pg, seconds="60", fps="30")                 # 3600 frames: still rendering when the tab closes
+    pg.fill('#render-form input[name=output]', "closed-tab")
+    pg.click("#render")
+    pg.wait_for_function("document.getElementById('render-text').textContent.includes('frames/s')")
+    pg.close()
+    jobs = list(studio.app.renders.jobs)
+    assert jobs
+    for thread, cancelled in jobs:
+        thread.join(120)
+        assert cancelled.is_set() and not thread.is_alive()
+    names = [p.name for p in studio.workdir.iterdir()]
+    assert not [n for n in names if n.startswith("closed-tab")] and not hidden_files(studio.workdir)
