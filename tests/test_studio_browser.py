@@ -75,14 +75,10 @@ def build_morph(pg, seconds="0.5", fps="10"):
 
 
 def shown_pixels(pg) -> np.ndarray:
-    """The RGB pixels of the frame on screen, read back through a canvas at the image's own size."""
+    """The RGB pixels of the frame on screen, read back from the page's own canvas."""
     data = pg.evaluate("""() => {
-        const img = document.getElementById('frame');
-        const c = document.createElement('canvas');
-        c.width = img.naturalWidth; c.height = img.naturalHeight;
-        const g = c.getContext('2d');
-        g.drawImage(img, 0, 0);
-        return {w: c.width, h: c.height, px: Array.from(g.getImageData(0, 0, c.width, c.height).data)};
+        const c = document.getElementById('frame');
+        return {w: c.width, h: c.height, px: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)};
     }""")
     return np.array(data["px"], np.uint8).reshape(data["h"], data["w"], 4)[:, :, :3]
 

@@ -142,13 +142,14 @@ class Engine:
 
     def frame(self, values: dict[str, Any], index: int) -> tuple[np.ndarray, str]:
         """(uint8 [H, W, 3], caption) of one frame, drawn by the renderer's own FrameSource."""
-        from ..render.pipeline import FrameSource
+        from ..render.pipeline import FrameSource, cpu_threads
 
         path = self.plan(values)
         if not 0 <= index < path.num_frames:
             raise WaifuError(f"frame {index} is outside the clip (0-{path.num_frames - 1})")
-        source = FrameSource(self.G, [path], precision="fp32" if self.device.type == "cpu" else "auto")
-        frame = source.synthesize(index, index + 1)[0].cpu().numpy()
+        source = FrameSource(self.G, [path], precision="auto")        # what `render` uses by default
+        with cpu_threads(self.device):      # as when rendering: leave a core to the browser and the server
+            frame = source.synthesize(index, index + 1)[0].cpu().numpy()
         assert frame.shape == (self.G.img_height, self.G.img_width, 3) and frame.dtype == np.uint8
         return frame, path.label(index)
 

@@ -231,21 +231,22 @@ async function showFrame(index, t0) {
   const seq = ++studio.seq;
   studio.frame = index;
   try {
-    const res = await api("/api/frame", { values: studio.planValues, frame: index });
+    const asked = studio.planValues;
+    const res = await api("/api/frame", { values: asked, frame: index });
     if (res.status === 204) { studio.superseded++; return; }
-    const blob = await res.blob();
-    if (seq < studio.shownSeq) return;                    // a newer frame is already on screen
+    const bitmap = await createImageBitmap(await res.blob());   // decoded off the page, drawn at once
+    if (seq < studio.shownSeq) { bitmap.close(); return; }       // a newer frame is already on screen
     studio.shownSeq = seq;
-    const img = $("frame");
-    const url = URL.createObjectURL(blob);
-    const old = img.src;
-    img.src = url;
-    await img.decode();
-    if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+    const canvas = $("frame");
+    if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
+      canvas.width = bitmap.width; canvas.height = bitmap.height;
+    }
+    canvas.getContext("2d").drawImage(bitmap, 0, 0);
+    bitmap.close();
     $("caption").textContent = decodeURIComponent(res.headers.get("x-label") || "");
     $("frame-text").textContent = `${index} / ${studio.plan.num_frames - 1}`;
     requestAnimationFrame(() => {
-      studio.shown = { index, seq, values: studio.planValues };
+      studio.shown = { index, seq, values: asked };
       studio.latencies.push({ index, ms: performance.now() - t0, server_ms: Number(res.headers.get("x-server-ms")) });
     });
   } catch (e) { say(e.message, true); }
