@@ -54,12 +54,15 @@ def percentile(values: list[float], q: float) -> float:
 def open_page(browser, studio, style: str = "fine"):
     page = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True).new_page()
     page.goto(studio.url)
-    page.wait_for_function("window.studio && window.studio.ready")
+    page.wait_for_function("window.studio && window.studio.ready", timeout=600000)
     for seed in SEEDS:
         page.click(f'.seed[data-seed="{seed}"]')
     page.select_option("select[name=style]", style)
     page.wait_for_function("window.studio.plan && window.studio.planValues.keys.length === 3 && "
-                           f"window.studio.planValues.style === '{style}' && window.studio.shown")
+                           f"window.studio.planValues.style === '{style}' && window.studio.shown", timeout=600000)
+    # measure on a quiet page: the seed thumbnails and the mixing figure done
+    page.wait_for_function("Array.from(document.querySelectorAll('#seed-grid img')).every(i => i.complete) && "
+                           "document.getElementById('mix').src", timeout=600000)
     return page
 
 

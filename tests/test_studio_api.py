@@ -315,3 +315,30 @@ def test_studio_help_and_a_busy_port(studio, tiny_checkpoint, capfd):
     code = cli("studio", tiny_checkpoint, "--port", studio.port, "--no-browser", "--workdir", studio.workdir)
     err = capfd.readouterr().err
     assert code == 2 and f"port {studio.port} is in use" in err and "Traceback" not in err
+
+
+def test_studio_command_warns_for_a_public_host_and_prints_the_url(tiny_checkpoint, tmp_path, monkeypatch, capfd):
+    from interpolate.studio import server as server_module
+
+    served = []
+    monkeypatch.setattr(server_module.Studio, "serve", lambda self: served.append(self))
+    assert cli("studio", tiny_checkpoint, "--port", 0, "--no-browser", "--workdir", tmp_path / "w") == 0
+    err = capfd.readouterr().err
+    assert "warning" not in err and f"http://127.0.0.1:{served[0].port}/?token={served[0].token}" in err
+    assert (tmp_path / "w").is_dir()
+    assert cli("studio", tiny_checkpoint, "--host", "0.0.0.0", "--port", 0, "--no-browser", "--workdir", tmp_path) == 0
+    err = " ".join(capfd.readouterr().err.split())
+    assert "warning: --host 0.0.0.0" in err and "reachable from other machines" in err
+    assert served[1].token != served[0].token                  # a new token every start
+
+
+def test_bound_to_all_interfaces_it_answers_ip_addresses_but_not_names(tiny_checkpoint, tmp_path):
+    from interpolate.studio.server import Studio
+
+    studio = Studio.start(tiny_checkpoint, workdir=tmp_path, host="0.0.0.0", port=0, device="cpu")
+    try:
+        assert request(studio, "GET", "/api/info", host=f"192.168.1.20:{studio.port}")[0] == 200
+        assert request(studio, "GET", "/api/info", host=f"nas.local:{studio.port}")[0] == 403
+        assert request(studio, "GET", "/api/info", host=f"192.168.1.20:{studio.port}", token=False)[0] == 403
+    finally:
+        studio.stop()

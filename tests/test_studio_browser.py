@@ -136,3 +136,14 @@ def test_a_closed_tab_cancels_its_render_and_leaves_no_file(page, studio):
         assert cancelled.is_set() and not thread.is_alive()
     names = [p.name for p in studio.workdir.iterdir()]
     assert not [n for n in names if n.startswith("closed-tab")] and not hidden_files(studio.workdir)
+
+
+def test_a_preset_fills_in_the_controls(page):
+    pg = page
+    pg.select_option("#preset", "discord-gif")
+    assert pg.input_value("#render-form select[name=format]") == "gif"
+    assert pg.input_value("#render-form input[name=size]") == "512x512"
+    assert pg.evaluate("window.studio.presetOutput") == {"fit": "pad", "max_size": "10MB", "gif_quality": "normal"}
+    assert "max_size 10MB" in pg.text_content("#preset-extra")
+    pg.select_option("#preset", "color-cycle")
+    assert pg.input_value("select[name=style]") == "fine" and pg.is_checked("#loop")

@@ -191,7 +191,7 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
     async def plan(request: Request) -> Response:
         body = await body_json(request)
         values = page_values(body.get("values"))
-        described = await compute.run(lambda: engine.describe(values))
+        described = await compute.run(lambda: engine.describe(values), Compute.FRAME)
         fmt = body.get("format") or "mp4"
         output = with_output_format(str(body.get("output") or "studio"), fmt)
         confine(workdir, output, OUTPUT_SUFFIXES)
@@ -224,7 +224,7 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
         psi = body.get("psi")
         png = await compute.run(lambda: engine.mix_png(seeds, str(body.get("style") or "coarse"),
                                                        None if psi in (None, "") else float(psi),
-                                                       str(body.get("noise") or "const")))
+                                                       str(body.get("noise") or "const")), Compute.FIGURE)
         return Response(png, media_type="image/png", headers={"cache-control": "no-store"})
 
     # --- writing ------------------------------------------------------------------------------------

@@ -108,6 +108,7 @@ class Engine:
             "choices": {"interp": list(INTERPS), "easing": list(EASINGS), "pace": list(PACES), "style": list(STYLES),
                         "noise": list(NOISE_MODES), "space": ["auto", "z", "w"], "format": list(FORMATS)},
             "defaults": {n: getattr(defaults, n) for n in PATH_NAMES + OUTPUT_NAMES},
+            "output_names": list(OUTPUT_NAMES),
             "directions": False,        # semantic direction sliders: once the directions feature exists
         }
 

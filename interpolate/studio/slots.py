@@ -1,33 +1,71 @@
-"""How the studio's work is scheduled: a latest-wins slot for frames, one render at a time.
+"""How the studio's model work is scheduled: one compute thread by priority, a latest-wins slot for frames.
 
-    compute = Compute()                       one worker thread for frames, seeds and figures
+    compute = Compute()                       one worker thread for frames, seeds and figures, by priority
     slot = LatestWins(compute)                at most one frame waits; a newer request replaces it
     result = await slot.submit(fn)            fn's result, or SUPERSEDED when a newer one came first
-    line = RenderLine()                       renders run one after another (first come, first served)
-    async with line.turn(on_wait):            on_wait(position) while others are ahead
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from concurrent.futures import ThreadPoolExecutor
+import itertools
+import queue
+import threading
 from typing import Any, Callable
 
 SUPERSEDED = object()
 
 
 class Compute:
-    """The one thread that runs model calls for the page (the torch work of frames, seeds, figures)."""
+    """The one thread that runs model calls for the page (the torch work of frames, seeds, figures).
+
+    Work waits in priority order, then arrival: FRAME (scrubbing, planning) before SEED (thumbnails)
+    before FIGURE (the mixing figure), so a page of seed images loading never delays the frame under
+    the pointer by more than the one call already running. Work whose request has gone is skipped.
+    """
+
+    FRAME, SEED, FIGURE = 0, 1, 2
 
     def __init__(self):
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="waifu-studio")
+        self._queue: queue.PriorityQueue = queue.PriorityQueue()
+        self._order = itertools.count()
+        self._thread = threading.Thread(target=self._loop, name="waifu-studio-compute", daemon=True)
+        self._thread.start()
 
-    async def run(self, fn: Callable[[], Any]) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.pool, fn)
+    async def run(self, fn: Callable[[], Any], priority: int = SEED) -> Any:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._queue.put((priority, next(self._order), fn, loop, future))
+        return await future
+
+    def _loop(self) -> None:
+        while True:
+            _, _, fn, loop, future = self._queue.get()
+            if fn is None:
+                return
+            if future.done():                      # cancelled: the page no longer waits for it
+                continue
+            try:
+                result, error = fn(), None
+            except BaseException as exc:           # handed to the request
+                result, error = None, exc
+            try:
+                loop.call_soon_threadsafe(_settle, future, result, error)
+            except RuntimeError:                   # the loop has closed (shutdown)
+                return
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        self._queue.put((-1, -1, None, None, None))
+        self._thread.join(30)
+
+
+def _settle(future: asyncio.Future, result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
 
 
 class LatestWins:
@@ -68,7 +106,7 @@ class LatestWins:
             if future.done():
                 continue
             try:
-                result = await self.compute.run(fn)
+                result = await self.compute.run(fn, Compute.FRAME)
             except BaseException as exc:          # handed to the request
                 if not future.done():
                     future.set_exception(exc)
@@ -81,31 +119,3 @@ class LatestWins:
     def close(self) -> None:
         if self._worker is not None:
             self._worker.cancel()
-
-
-class RenderLine:
-    """One render at a time; the others wait in arrival order and are told their place."""
-
-    def __init__(self):
-        self._lock = asyncio.Lock()
-        self._waiting = 0
-
-    @property
-    def busy(self) -> bool:
-        return self._lock.locked()
-
-    @contextlib.asynccontextmanager
-    async def turn(self):
-        self._waiting += 1
-        try:
-            await self._lock.acquire()
-        finally:
-            self._waiting -= 1
-        try:
-            yield
-        finally:
-            self._lock.release()
-
-    def ahead(self) -> int:
-        """Renders running or waiting (what a newcomer would wait for)."""
-        return self._waiting + (1 if self._lock.locked() else 0)

@@ -8,7 +8,7 @@ const PAGE = 24;                       // seeds per grid page
 
 const studio = {                        // the page's state (tests and the benchmark read it)
   info: null, keys: [], plan: null, frame: 0, seq: 0, shownSeq: 0, shown: null,
-  latencies: [], superseded: 0, rendering: null, lastRender: null, ready: false, errors: [],
+  latencies: [], superseded: 0, rendering: null, presetOutput: {}, lastRender: null, ready: false, errors: [],
 };
 window.studio = studio;
 
@@ -57,7 +57,7 @@ function renderForm() {
            overwrite: f.overwrite.checked };
 }
 function renderValues() {
-  const v = values();
+  const v = { ...values(), ...studio.presetOutput };
   const r = renderForm();
   if (r.size) v.size = r.size;
   return v;
@@ -360,6 +360,7 @@ function applyPreset(name) {
   const p = (studio.presets || []).find((x) => x.name === name);
   if (!p) return;
   const form = $("path-form").elements;
+  studio.presetOutput = {};
   for (const [k, v] of Object.entries(p.values)) {
     if (k === "loop") $("loop").checked = v;
     else if (k === "hold") $("hold").value = v;
@@ -368,7 +369,10 @@ function applyPreset(name) {
       const m = /^(.*)\.(mp4|gif|webp)$/i.exec(v);
       if (m) { $("render-form").elements.output.value = m[1]; $("render-form").elements.format.value = m[2].toLowerCase(); }
     } else if (form[k]) form[k].value = v;
+    else if (studio.info.output_names.includes(k)) studio.presetOutput[k] = v;   // e.g. max_size, fit
   }
+  const extra = Object.entries(studio.presetOutput).map(([k, v]) => `${k} ${v}`).join(", ");
+  $("preset-extra").textContent = extra ? `also from the preset: ${extra}` : "";
   replan();
 }
 
