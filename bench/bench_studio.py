@@ -8,7 +8,8 @@ A scripted drag moves the mouse across the timeline at 60 Hz (one pointer event 
 event asks the server for that frame (the latest-wins slot drops the ones a newer one replaced). The
 page timestamps the input event and the moment its frame is decoded and painted (next animation
 frame), so a latency is what a user sees: request, planning (cached), synthesis, PNG, transfer,
-decode. "seek" clicks on the timeline one place at a time, each after the last is shown (no contention).
+decode. "reply" is the part until the response arrived, "server" the time the server spent on it
+(waiting for the frame before it included). "seek" clicks on the timeline one place at a time, each after the last is shown (no contention).
 
 Needs the studio extra, Playwright for Python and a system Chromium (never downloaded).
 """
@@ -98,10 +99,11 @@ def seek(page, count: int) -> dict:
 def row(model: str, mode: str, result: dict) -> str:
     ms = [x["ms"] for x in result["lat"]]
     server = [x["server_ms"] for x in result["lat"]]
+    response = [x["response_ms"] for x in result["lat"]]
     if not ms:
-        return f"| {model} | {mode} | 0 | - | - | - |"
+        return f"| {model} | {mode} | 0 | - | - | - | - |"
     return (f"| {model} | {mode} | {len(ms)} of {result['asked']} | {statistics.median(ms):.0f} | "
-            f"{percentile(ms, 0.95):.0f} | {statistics.median(server):.0f} |")
+            f"{percentile(ms, 0.95):.0f} | {statistics.median(response):.0f} | {statistics.median(server):.0f} |")
 
 
 def main() -> None:
@@ -119,7 +121,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     from playwright.sync_api import sync_playwright
 
-    lines = ["| model | scrub | frames shown | median ms | p95 ms | server median ms |", "|---|---|---:|---:|---:|---:|"]
+    lines = ["| model | scrub | frames shown | median ms | p95 ms | reply median ms | server median ms |",
+             "|---|---|---:|---:|---:|---:|---:|"]
     with tempfile.TemporaryDirectory(prefix="bench-studio-") as tmp, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=args.chromium, args=ARGS)
         for model in args.models.split(","):

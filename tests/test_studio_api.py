@@ -209,7 +209,7 @@ def test_newer_frame_requests_supersede_waiting_ones(studio, monkeypatch):
     assert entered.wait(60)                         # frame 1 is being drawn
     threads.append(threading.Thread(target=ask, args=(2,)))
     threads[-1].start()
-    wait_until(lambda: slot._waiting is not None)   # frame 2 waits
+    wait_until(lambda: slot.waiting)                # frame 2 waits
     for i in (3, 4):                                # the drag goes on: each replaces the one waiting
         before = slot.superseded
         threads.append(threading.Thread(target=ask, args=(i,)))

@@ -10,7 +10,8 @@
     GET  /api/seed/N.png        one seed, as `waifu-morph image` draws it (?psi=&class_idx=)
     GET  /api/file?name=        a file of the work folder (videos play in the page)
     POST /api/plan              {values, output?} -> frames, fps, key frames, the equivalent command
-    POST /api/frame             {values, frame} -> PNG; 204 when a newer request superseded it
+    POST /api/frame             {values, frame, encoding?} -> PNG (or raw RGB bytes with encoding 'rgb');
+                                204 when a newer request superseded it
     POST /api/mix               {seeds, style, psi, noise} -> the style-mixing figure PNG
     POST /api/upload?name=      a W file (.npy/.npz, at most MAX_UPLOAD bytes) into the work folder
     POST /api/render            {values, output, format, overwrite} -> NDJSON progress lines; closing the
@@ -205,15 +206,18 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
             index = int(body.get("frame", 0))
         except (TypeError, ValueError):
             raise WaifuError("frame must be a whole number") from None
+        raw = body.get("encoding") == "rgb"       # the page: bytes it puts on its canvas without decoding
         t0 = time.perf_counter()
-        result = await frames.submit(lambda: engine.frame_png(values, index))
+        result = await frames.submit(lambda: engine.frame(values, index) if raw else engine.frame_png(values, index))
         if result is SUPERSEDED:
             return Response(status_code=204, headers={"x-superseded": "1"})
-        png, label = result
-        return Response(png, media_type="image/png",
-                        headers={"x-frame": str(index), "x-label": quote(label),
-                                 "x-server-ms": f"{(time.perf_counter() - t0) * 1000:.1f}",
-                                 "cache-control": "no-store"})
+        image, label = result
+        headers = {"x-frame": str(index), "x-label": quote(label), "cache-control": "no-store",
+                   "x-server-ms": f"{(time.perf_counter() - t0) * 1000:.1f}"}
+        if raw:
+            headers.update({"x-width": str(image.shape[1]), "x-height": str(image.shape[0])})
+            return Response(image.tobytes(), media_type="application/octet-stream", headers=headers)
+        return Response(image, media_type="image/png", headers=headers)
 
     async def mix(request: Request) -> Response:
         body = await body_json(request)
@@ -251,6 +255,7 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
             return rows
 
         rows = await compute.run(save)
+        engine.forget_plans()                      # a replaced W file changes the paths that use it
         return JSONResponse({"name": path.name, "rows": rows})
 
     async def render(request: Request) -> Response:

@@ -136,6 +136,11 @@ class Engine:
                 self._plans.popitem(last=False)
         return path
 
+    def forget_plans(self) -> None:
+        """Drop the cached plans (a W file they read has changed)."""
+        with self._lock:
+            self._plans.clear()
+
     def describe(self, values: dict[str, Any]) -> dict[str, Any]:
         path = self.plan(values)
         return {"num_frames": path.num_frames, "fps": path.fps, "duration": path.duration,

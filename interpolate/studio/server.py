@@ -127,5 +127,8 @@ def run_studio(checkpoint: str | None, *, port: int | None, workdir: str, no_bro
         threading.Timer(0.5, lambda: webbrowser.open(studio.url)).start()
     try:
         studio.serve()
+    except KeyboardInterrupt:            # uvicorn re-raises the Ctrl-C it handled: stopping is normal here
+        pass
     finally:
         studio.sock.close()
+    console.print("studio stopped; nothing partial was left behind", highlight=False)

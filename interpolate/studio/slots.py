@@ -82,6 +82,11 @@ class LatestWins:
         self._worker: asyncio.Task | None = None
         self.superseded = 0                       # how many requests were replaced (for tests / the bench)
 
+    @property
+    def waiting(self) -> bool:
+        """Is a request waiting for the compute thread?"""
+        return self._waiting is not None and not self._waiting[1].done()
+
     async def submit(self, fn: Callable[[], Any]) -> Any:
         loop = asyncio.get_running_loop()
         if self._worker is None or self._worker.done():

@@ -224,6 +224,19 @@ async function doPlan() {
   } catch (e) { say(e.message, true); }
 }
 
+// Scrubbing: at most MAX_IN_FLIGHT frame requests are out at once (one being drawn, one waiting in
+// the server's slot); newer inputs meanwhile only replace the one the page will ask for next.
+const MAX_IN_FLIGHT = 2;
+let inFlight = 0, pending = null;
+function scrub(index, t0) {
+  if (inFlight >= MAX_IN_FLIGHT) { pending = { index, t0 }; studio.superseded++; return; }
+  inFlight++;
+  showFrame(index, t0).finally(() => {
+    inFlight--;
+    if (pending) { const p = pending; pending = null; studio.superseded--; scrub(p.index, p.t0); }
+  });
+}
+
 // Ask for one frame. The server keeps a latest-wins slot: while one frame is drawn, a newer request
 // replaces the waiting one (answered 204), so a fast drag never queues up. Stale answers are dropped.
 async function showFrame(index, t0) {
@@ -232,22 +245,26 @@ async function showFrame(index, t0) {
   studio.frame = index;
   try {
     const asked = studio.planValues;
-    const res = await api("/api/frame", { values: asked, frame: index });
+    const res = await api("/api/frame", { values: asked, frame: index, encoding: "rgb" });
     if (res.status === 204) { studio.superseded++; return; }
-    const bitmap = await createImageBitmap(await res.blob());   // decoded off the page, drawn at once
-    if (seq < studio.shownSeq) { bitmap.close(); return; }       // a newer frame is already on screen
+    const tResponse = performance.now();
+    const rgb = new Uint8Array(await res.arrayBuffer());          // raw RGB: nothing to decode
+    if (seq < studio.shownSeq) return;                            // a newer frame is already on screen
     studio.shownSeq = seq;
-    const canvas = $("frame");
-    if (canvas.width !== bitmap.width || canvas.height !== bitmap.height) {
-      canvas.width = bitmap.width; canvas.height = bitmap.height;
+    const w = Number(res.headers.get("x-width")), h = Number(res.headers.get("x-height"));
+    const rgba = new Uint8ClampedArray(w * h * 4);
+    for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) {
+      rgba[j] = rgb[i]; rgba[j + 1] = rgb[i + 1]; rgba[j + 2] = rgb[i + 2]; rgba[j + 3] = 255;
     }
-    canvas.getContext("2d").drawImage(bitmap, 0, 0);
-    bitmap.close();
+    const canvas = $("frame");
+    if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
+    canvas.getContext("2d").putImageData(new ImageData(rgba, w, h), 0, 0);
     $("caption").textContent = decodeURIComponent(res.headers.get("x-label") || "");
     $("frame-text").textContent = `${index} / ${studio.plan.num_frames - 1}`;
     requestAnimationFrame(() => {
       studio.shown = { index, seq, values: asked };
-      studio.latencies.push({ index, ms: performance.now() - t0, server_ms: Number(res.headers.get("x-server-ms")) });
+      studio.latencies.push({ index, ms: performance.now() - t0, response_ms: tResponse - t0,
+                              server_ms: Number(res.headers.get("x-server-ms")) });
     });
   } catch (e) { say(e.message, true); }
 }
@@ -389,7 +406,7 @@ function wire() {
   $("hold").oninput = replan;
   $("render-form").onchange = replan;
   $("clear-keys").onclick = () => { studio.keys = []; drawKeys(); replan(); };
-  $("timeline").oninput = () => showFrame(Number($("timeline").value), performance.now());
+  $("timeline").oninput = () => scrub(Number($("timeline").value), performance.now());
   $("step-back").onclick = () => step(-1);
   $("step-next").onclick = () => step(1);
   $("play").onclick = play;
