@@ -56,10 +56,16 @@ def page(browser, studio):
     # bypass_csp: Playwright's wait_for_function evaluates strings, which the page's own CSP forbids
     context = browser.new_context(viewport={"width": 1280, "height": 860}, bypass_csp=True)
     pg = context.new_page()
+    asked: list[str] = []
+    pg.on("request", lambda r: asked.append(r.url))
     pg.goto(studio.url)
     pg.wait_for_function("window.studio && window.studio.ready")
     yield pg
     context.close()
+    # no CDN, no fonts, no telemetry: the page only ever talks to the studio that served it
+    origin = f"http://127.0.0.1:{studio.port}/"
+    assert asked and all(u.startswith((origin, "data:", "blob:")) for u in asked), \
+        [u for u in asked if not u.startswith(origin)]
 
 
 def build_morph(pg, seconds="0.5", fps="10"):

@@ -3,7 +3,7 @@
     app = build_app(engine, workdir, token, host, port)      # an ASGI app, wrapped in the Guard
 
     GET  /                      the page (static/index.html with the token filled in)
-    GET  /static/NAME           studio.js, studio.css
+    GET  /static/NAME           studio.js, render.js, studio.css
     GET  /api/info              model, style groups, choices and defaults of every control
     GET  /api/presets           the presets of `waifu-morph presets`, resolved
     GET  /api/files             W files, outputs and recipes in the work folder
@@ -53,7 +53,7 @@ READABLE_SUFFIXES = W_SUFFIXES + OUTPUT_SUFFIXES + (".toml", ".json", ".png")
 MAX_UPLOAD = 16 * 1024 * 1024          # bytes of one uploaded W file
 MAX_JSON = 1024 * 1024                 # bytes of one JSON request
 MAX_QUEUED_RENDERS = 4
-STATIC_FILES = {"studio.js": "text/javascript", "studio.css": "text/css"}
+STATIC_FILES = {"studio.js": "text/javascript", "render.js": "text/javascript", "studio.css": "text/css"}
 SECURITY_HEADERS = [
     (b"content-security-policy", b"default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
                                  b"script-src 'self'; style-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
