@@ -203,7 +203,7 @@ def decoded_frames(path: str) -> tuple[int, tuple[int, int]]:
 
 
 def preset_job(name: str, out: Path, checkpoint: str) -> str:
-    from interpolate.batch.presets import resolve
+    from interpolate.presets import resolve
 
     ext = Path(resolve(name).get("output", "x.mp4")).suffix
     size = "36x64" if name == "reel-vertical" else "64x64"                # keep each preset's shape, small
