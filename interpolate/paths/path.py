@@ -196,7 +196,7 @@ class LatentPath:
                 "key_labels": self.key_labels}
         with atomic_path(path) as tmp:
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-                with zf.open("ws.npy", "w", force_zip64=True) as fp:
+                with zf.open(_member("ws.npy"), "w", force_zip64=True) as fp:
                     np.lib.format.write_array_header_2_0(
                         fp, {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")), "fortran_order": False,
                              "shape": (n, self.num_ws, self.w_dim)})
@@ -210,7 +210,7 @@ class LatentPath:
                 for name, arr in small.items():
                     buf = io.BytesIO()
                     np.lib.format.write_array(buf, np.asarray(arr), allow_pickle=False)
-                    zf.writestr(name + ".npy", buf.getvalue())
+                    zf.writestr(_member(name + ".npy"), buf.getvalue())
         return path
 
     @classmethod
@@ -246,6 +246,13 @@ class LatentPath:
         return cls(timeline=timeline, noise=NoiseSchedule.from_params(noise_p), num_ws=num_ws, w_dim=w_dim,
                    params={**meta["params"], "from_latents": os.path.abspath(path)}, key_labels=key_labels,
                    key_ws=key_ws, groups=meta["groups"], stored_ws=ws)
+
+
+def _member(name: str) -> zipfile.ZipInfo:
+    """A zip entry with a fixed date, so the same path gives the same latents file byte for byte."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.external_attr = 0o600 << 16
+    return info
 
 
 def _map_npy_member(path: str, member: str) -> np.ndarray:
@@ -312,7 +319,7 @@ class PathEvaluator:
         ws = np.broadcast_to(self.base_w, (n,) + self.base_w.shape)
         for (_, layers), window in zip(self.style.groups, self.windows):
             ws = mix_layers(ws, self.points(seg, self.params_of(seg, f, window)), layers)
-        ws = np.array(ws, copy=True)
+        ws = np.array(ws, copy=True, order="C")
         at_key = f == 0
         if at_key.any():   # keys exactly, whatever the arithmetic or batch did
             ws[at_key] = self.key_ws[seg[at_key] % len(self.key_ws)]

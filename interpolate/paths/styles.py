@@ -178,7 +178,7 @@ def mix_layers(base, source, layers, alpha=1.0):
             src = source[..., layers, :].expand_as(out[..., layers, :])
             out[..., layers, :] = src if _is_one(alpha) else torch.lerp(out[..., layers, :], src, alpha)
         return out
-    out = np.array(base, copy=True)
+    out = np.array(base, copy=True, order="C")
     if layers:
         src = np.broadcast_to(np.asarray(source)[..., layers, :], out[..., layers, :].shape)
         out[..., layers, :] = src if _is_one(alpha) else out[..., layers, :] + alpha * (src - out[..., layers, :])

@@ -25,6 +25,7 @@ import numpy as np
 from ..device import DeviceSpec
 from ..errors import WaifuError
 from ..options import RenderOptions
+from ..paths.path import RenderablePath
 from .budget import parse_bytes
 from .encode import EncodeSettings, check_settings, make_encoder
 from .ffmpeg import stop_pipes_under
@@ -137,6 +138,9 @@ def render_paths(G, paths: Sequence, output, *, device: DeviceSpec | None = None
     """Render paths tiled cols x rows: stream, encode, rename into place, write the sidecar."""
     t_start = time.perf_counter()
     out, dev, recipe = _specs(output, device, recipe)
+    for p in paths:
+        if not isinstance(p, RenderablePath):
+            raise TypeError(f"{type(p).__name__} is not a RenderablePath (num_frames, fps, chunk, label, describe)")
     fps = float(paths[0].fps)
     target = check_output_options(out, fps)
     settings = encode_settings(out, fps)
