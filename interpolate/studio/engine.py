@@ -2,13 +2,14 @@
 
 Everything the studio knows about paths/ and render/ is in this module, so a change of their API is
 a change of this file only. It holds no planning or rendering of its own: it turns the page's flat
-values (the names of `render --help`, as in presets and sidecars) into the options the CLI builds,
-and calls the same functions the CLI calls:
+values (the names of `render --help`, as in presets and sidecars) into typed specs at the edge
+(RenderOptions -> PathSpec, OutputSpec, DeviceSpec), keeps the keys in memory (seeds, and the W files
+of the work folder read once into WKey values), and calls the same functions the CLI calls:
 
     engine = Engine(checkpoint)                 # loads G once
-    path = engine.plan(values)                  # paths.plan_path, cached by value
+    path = engine.plan(values)                  # paths.plan_path(G, keys, PathSpec), cached by value
     frame = engine.frame(values, 60)            # uint8 [H, W, 3]: the renderer's FrameSource, one frame
-    engine.render(values, "/work/out.mp4", on_frames, cancelled)    # render.video.render_paths
+    engine.render(values, "/work/out.mp4", on_frames, cancelled)    # render.video.render_path
     engine.recipe_toml(values), engine.command_line(values, "out.mp4")
 
 `values` is a dict: `keys` (a list of seed numbers and W file paths, the same tokens as --keys) plus
@@ -43,7 +44,7 @@ class Cancelled(Exception):
 
 
 def _coerce(name: str, value: Any) -> Any:
-    from ..batch.presets import coerce
+    from ..presets import coerce
 
     return coerce(name, value, "the studio page")
 
@@ -92,6 +93,7 @@ class Engine:
         self.device = pick_device(device)
         self.G = load_generator(self.checkpoint, device=self.device)
         self._plans: OrderedDict[str, Any] = OrderedDict()
+        self._w_files: dict[tuple, Any] = {}
         self._lock = threading.Lock()
 
     # --- what the page needs to draw its controls --------------------------------------------------
@@ -114,12 +116,36 @@ class Engine:
 
     def presets(self) -> list[dict[str, Any]]:
         """Every preset (shipped and the user's), resolved to flat values."""
-        from ..batch.presets import list_presets, resolve
+        from ..presets import list_presets, resolve
 
         return [{"name": p.name, "description": p.description, "values": resolve(str(p.path))}
                 for p in list_presets()]
 
     # --- planning and one frame ---------------------------------------------------------------------
+    def keys(self, tokens: list[str]) -> list:
+        """The flat schema's key tokens as in-memory keys: seed numbers, and each W file read once into a
+        WKey (labelled as the CLI labels the file), re-read when the file changes."""
+        import os
+
+        from ..paths import WKey, read_w_file
+
+        keys: list = []
+        for token in tokens:
+            if token.isdigit():
+                keys.append(int(token))
+                continue
+            st = os.stat(token)
+            stamp = (token, st.st_mtime_ns, st.st_size)
+            with self._lock:
+                w = self._w_files.get(stamp)
+            if w is None:
+                w = read_w_file(token, self.G.num_ws, self.G.w_dim)
+                with self._lock:
+                    self._w_files = {k: v for k, v in self._w_files.items() if k[0] != token}
+                    self._w_files[stamp] = w
+            keys.append(WKey(w, os.path.basename(token)))
+        return keys
+
     def plan(self, values: dict[str, Any]):
         """The LatentPath the CLI would plan for these values (cached: scrubbing re-plans nothing)."""
         from ..paths import plan_path
@@ -129,7 +155,8 @@ class Engine:
             if key in self._plans:
                 self._plans.move_to_end(key)
                 return self._plans[key]
-        path = plan_path(self.G, options(values))
+        opts = options(values)
+        path = plan_path(self.G, self.keys(opts.keys), opts.path_spec())
         with self._lock:
             self._plans[key] = path
             while len(self._plans) > PLAN_CACHE:
@@ -140,6 +167,7 @@ class Engine:
         """Drop the cached plans (a W file they read has changed)."""
         with self._lock:
             self._plans.clear()
+            self._w_files.clear()
 
     def describe(self, values: dict[str, Any]) -> dict[str, Any]:
         path = self.plan(values)
@@ -200,12 +228,13 @@ class Engine:
     def render(self, values: dict[str, Any], output: str, *, overwrite: bool,
                on_frames: Callable[[int, int | None], None], cancelled: threading.Event) -> dict[str, Any]:
         """Render through the CLI's streaming renderer; `cancelled` stops it with nothing left behind."""
+        from ..device import DeviceSpec
         from ..paths import plan_path
-        from ..render.video import render_paths
+        from ..render.video import render_path
 
         opts = options(values, output=output, overwrite=bool(overwrite), quiet=True, checkpoint=self.checkpoint,
                        device=str(self.device))
-        path = plan_path(self.G, opts)
+        path = plan_path(self.G, self.keys(opts.keys), opts.path_spec())
         done = [0]
 
         def progress(n: int, total: int | None = None) -> None:
@@ -217,7 +246,10 @@ class Engine:
                 done[0] += n
                 on_frames(done[0], None)
 
-        result = render_paths(self.G, [path], opts, on_frames=progress)
+        result = render_path(self.G, path, opts.output_spec(), on_frames=progress,
+                             device=DeviceSpec(device=str(self.device), precision=opts.precision,
+                                               batch_size=opts.batch_size),
+                             recipe=opts.to_dict())          # the sidecar records the files, as the CLI's
         return {"output": result.output, "frames": result.frames, "width": result.width, "height": result.height,
                 "fps": result.fps, "bytes": result.bytes, "wall_s": result.wall_s, "notes": result.notes,
                 "summary": result.summary()}
@@ -234,7 +266,7 @@ class Engine:
         return out
 
     def recipe_toml(self, values: dict[str, Any], output: str | None = None, description: str = "") -> str:
-        from ..batch.presets import to_toml
+        from ..presets import to_toml
 
         head = to_toml({"description": description or "saved from waifu-morph studio"})
         return head + to_toml(self.recipe_values(values, output))
