@@ -297,6 +297,7 @@ function step(d) {
 
 // --- the style-mixing figure -----------------------------------------------------------------------
 async function drawMix() {
+  if (studio.info.c_dim) { $("mix-wrap").textContent = "the mixing figure is for unconditional models"; return; }
   const seeds = studio.keys.filter((k) => k.seed !== null).map((k) => k.seed);
   if (!seeds.length) { $("mix").removeAttribute("src"); return; }
   try {
