@@ -69,7 +69,7 @@ def open_page(browser, studio, style: str = "fine"):
 
 def drag(page, steps: int) -> dict:
     """Drag the timeline thumb from start to end in `steps` pointer moves, 16 ms apart."""
-    page.evaluate("window.studio.latencies = []; window.studio.superseded = 0")
+    page.evaluate("window.studio.latencies = []; window.studio.superseded = 0; window.studio.inputs = 0")
     box = page.locator("#timeline").bounding_box()
     y = box["y"] + box["height"] / 2
     x0, x1 = box["x"] + 4, box["x"] + box["width"] - 4
@@ -80,7 +80,7 @@ def drag(page, steps: int) -> dict:
         page.wait_for_timeout(16)
     page.mouse.up()
     page.wait_for_function("window.studio.shown.seq === window.studio.seq", timeout=120000)   # the last one is shown
-    return page.evaluate("({lat: window.studio.latencies, superseded: window.studio.superseded, asked: window.studio.seq})")
+    return page.evaluate("({lat: window.studio.latencies, superseded: window.studio.superseded, asked: window.studio.inputs})")
 
 
 def seek(page, count: int) -> dict:
@@ -121,7 +121,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     from playwright.sync_api import sync_playwright
 
-    lines = ["| model | scrub | frames shown | median ms | p95 ms | reply median ms | server median ms |",
+    lines = ["| model | scrub | frames shown / timeline inputs | median ms | p95 ms | reply median ms | server median ms |",
              "|---|---|---:|---:|---:|---:|---:|"]
     with tempfile.TemporaryDirectory(prefix="bench-studio-") as tmp, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=args.chromium, args=ARGS)

@@ -8,7 +8,7 @@ const PAGE = 24;                       // seeds per grid page
 
 const studio = {                        // the page's state (tests and the benchmark read it)
   info: null, keys: [], plan: null, frame: 0, seq: 0, shownSeq: 0, shown: null,
-  latencies: [], superseded: 0, rendering: null, presetOutput: {}, lastRender: null, ready: false, errors: [],
+  latencies: [], inputs: 0, superseded: 0, rendering: null, presetOutput: {}, lastRender: null, ready: false, errors: [],
 };
 window.studio = studio;
 
@@ -74,7 +74,8 @@ async function setup() {
   studio.info = info;
   $("model").textContent = `${info.checkpoint} · ${info.arch} ${info.width}×${info.height} · ${info.num_ws} ws ` +
     `(coarse ${info.groups.coarse.length}, middle ${info.groups.middle.length}, fine ${info.groups.fine.length}) · ` +
-    `work folder ${info.workdir}`;
+    `work folder ${info.workdir.split("/").pop() || info.workdir}`;
+  $("model").title = `work folder: ${info.workdir}`;
   const form = $("path-form").elements;
   for (const name of ["style", "interp", "easing", "pace", "noise", "space"]) {
     fillSelect(form[name], info.choices[name], info.defaults[name]);
@@ -224,16 +225,19 @@ async function doPlan() {
   } catch (e) { say(e.message, true); }
 }
 
-// Scrubbing: at most MAX_IN_FLIGHT frame requests are out at once (one being drawn, one waiting in
-// the server's slot); newer inputs meanwhile only replace the one the page will ask for next.
-const MAX_IN_FLIGHT = 2;
+// Scrubbing: every input asks for its frame; the server's latest-wins slot answers the ones a newer
+// request replaced at once (204), so at most one frame is drawn and one waits. The page keeps at most
+// MAX_IN_FLIGHT requests out (below the browser's 6 connections per host, one of them a render's
+// progress); past that, newer inputs only replace the one it will ask for next.
+const MAX_IN_FLIGHT = 4;
 let inFlight = 0, pending = null;
 function scrub(index, t0) {
+  studio.inputs++;
   if (inFlight >= MAX_IN_FLIGHT) { pending = { index, t0 }; studio.superseded++; return; }
   inFlight++;
   showFrame(index, t0).finally(() => {
     inFlight--;
-    if (pending) { const p = pending; pending = null; studio.superseded--; scrub(p.index, p.t0); }
+    if (pending) { const p = pending; pending = null; studio.superseded--; studio.inputs--; scrub(p.index, p.t0); }
   });
 }
 
