@@ -62,8 +62,10 @@ def open_page(browser, studio, style: str = "fine"):
     page.wait_for_function("window.studio.plan && window.studio.planValues.keys.length === 3 && "
                            f"window.studio.planValues.style === '{style}' && window.studio.shown", timeout=600000)
     # measure on a quiet page: the seed thumbnails and the mixing figure done
+    page.wait_for_timeout(1000)        # past the page's debounce, so the last figure has been asked for
     page.wait_for_function("Array.from(document.querySelectorAll('#seed-grid img')).every(i => i.complete) && "
-                           "document.getElementById('mix').src", timeout=600000)
+                           "window.studio.mixSeq > 0 && window.studio.mixShown === window.studio.mixSeq",
+                           timeout=600000)
     return page
 
 

@@ -342,3 +342,28 @@ def test_bound_to_all_interfaces_it_answers_ip_addresses_but_not_names(tiny_chec
         assert request(studio, "GET", "/api/info", host=f"192.168.1.20:{studio.port}", token=False)[0] == 403
     finally:
         studio.stop()
+
+
+def test_a_slow_mixing_figure_never_holds_up_the_frame_under_the_pointer(studio, monkeypatch):
+    engine = studio.engine
+    gate, entered = threading.Event(), threading.Event()
+    real = engine.mix_png
+
+    def slow(*args):
+        entered.set()
+        assert gate.wait(60)
+        return real(*args)
+
+    monkeypatch.setattr(engine, "mix_png", slow)
+    answers = {}
+    figure = threading.Thread(target=lambda: answers.update(
+        mix=request(studio, "POST", "/api/mix", {"seeds": [3, 7], "style": "fine"})[0]))
+    figure.start()
+    try:
+        assert entered.wait(60)                     # the figure is being drawn ...
+        status, _, _ = request(studio, "POST", "/api/frame", {"values": VALUES, "frame": 2})
+        assert status == 200 and figure.is_alive()  # ... and the frame came anyway
+    finally:
+        gate.set()
+        figure.join(60)
+    assert answers["mix"] == 200

@@ -12,7 +12,7 @@
     POST /api/plan              {values, output?} -> frames, fps, key frames, the equivalent command
     POST /api/frame             {values, frame, encoding?} -> PNG (or raw RGB bytes with encoding 'rgb');
                                 204 when a newer request superseded it
-    POST /api/mix               {seeds, style, psi, noise} -> the style-mixing figure PNG
+    POST /api/mix               {seeds, style, psi, noise} -> the style-mixing figure PNG (204: superseded)
     POST /api/upload?name=      a W file (.npy/.npz, at most MAX_UPLOAD bytes) into the work folder
     POST /api/render            {values, output, format, overwrite} -> NDJSON progress lines; closing the
                                 connection (a closed tab, the Stop button) cancels it, nothing partial left
@@ -110,6 +110,9 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
     workdir = Path(workdir).resolve()
     compute = Compute()
     frames = LatestWins(compute)
+    # the mixing figure (many syntheses, seconds on a large model on CPU) runs beside, on its own thread,
+    # so it never holds up the frame under the pointer; a newer figure request replaces a waiting one
+    figures = LatestWins(Compute())
     renders = Renders()
 
     def page_values(raw: Any) -> dict[str, Any]:
@@ -226,9 +229,11 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
         except (TypeError, ValueError):
             raise WaifuError("seeds must be numbers") from None
         psi = body.get("psi")
-        png = await compute.run(lambda: engine.mix_png(seeds, str(body.get("style") or "coarse"),
-                                                       None if psi in (None, "") else float(psi),
-                                                       str(body.get("noise") or "const")), Compute.FIGURE)
+        png = await figures.submit(lambda: engine.mix_png(seeds, str(body.get("style") or "coarse"),
+                                                          None if psi in (None, "") else float(psi),
+                                                          str(body.get("noise") or "const")))
+        if png is SUPERSEDED:
+            return Response(status_code=204, headers={"x-superseded": "1"})
         return Response(png, media_type="image/png", headers={"cache-control": "no-store"})
 
     # --- writing ------------------------------------------------------------------------------------
@@ -344,6 +349,8 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
         yield
         renders.stop_all()
         frames.close()
+        figures.close()
+        figures.compute.close()
         compute.close()
 
     app = Starlette(routes=routes, exception_handlers={WaifuError: on_error, Exception: on_error}, lifespan=lifespan)

@@ -8,7 +8,7 @@ const PAGE = 24;                       // seeds per grid page
 
 const studio = {                        // the page's state (tests and the benchmark read it)
   info: null, keys: [], plan: null, frame: 0, seq: 0, shownSeq: 0, shown: null,
-  latencies: [], inputs: 0, superseded: 0, rendering: null, presetOutput: {}, lastRender: null, ready: false, errors: [],
+  latencies: [], inputs: 0, mixSeq: 0, mixShown: 0, superseded: 0, rendering: null, presetOutput: {}, lastRender: null, ready: false, errors: [],
 };
 window.studio = studio;
 
@@ -304,13 +304,16 @@ async function drawMix() {
   if (studio.info.c_dim) { $("mix-wrap").textContent = "the mixing figure is for unconditional models"; return; }
   const seeds = studio.keys.filter((k) => k.seed !== null).map((k) => k.seed);
   if (!seeds.length) { $("mix").removeAttribute("src"); return; }
+  const seq = ++studio.mixSeq;
   try {
     const form = $("path-form").elements;
     const res = await api("/api/mix", { seeds, style: $("mix-style").value, psi: form.psi.value, noise: "const" });
+    if (res.status === 204 || seq !== studio.mixSeq) return;     // a newer figure was asked for
     const img = $("mix");
     const old = img.src;
     img.src = URL.createObjectURL(await res.blob());
     if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+    studio.mixShown = seq;
   } catch (e) { say(e.message, true); }
 }
 
