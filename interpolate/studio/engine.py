@@ -182,7 +182,8 @@ class Engine:
         if not 0 <= index < path.num_frames:
             raise WaifuError(f"frame {index} is outside the clip (0-{path.num_frames - 1})")
         source = FrameSource(self.G, [path], precision="auto")        # what `render` uses by default
-        with cpu_threads(self.device):      # as when rendering: leave a core to the browser and the server
+        with cpu_threads(self.device):      # as when rendering: all cores but one (2 threads on the 2-core
+                                            # build machine ran a frame 10x slower than 1 beside the browser)
             frame = source.synthesize(index, index + 1)[0].cpu().numpy()
         assert frame.shape == (self.G.img_height, self.G.img_width, 3) and frame.dtype == np.uint8
         return frame, path.label(index)
@@ -199,8 +200,11 @@ class Engine:
 
         if not 0 <= seed < 2 ** 32:
             raise WaifuError(f"seeds are 0-{2 ** 32 - 1}, got {seed}")
+        from ..render.pipeline import cpu_threads
+
         psi_r, cutoff = resolve_truncation(self.G, psi, None)
-        ((_, image),) = list(render_seeds(self.G, [seed], psi_r, cutoff, "const", class_idx, batch_size=1))
+        with cpu_threads(self.device):
+            ((_, image),) = list(render_seeds(self.G, [seed], psi_r, cutoff, "const", class_idx, batch_size=1))
         if image.shape[2] == 1:
             image = np.repeat(image, 3, axis=2)
         return _png(np.ascontiguousarray(image[:, :, :3]))
@@ -208,14 +212,16 @@ class Engine:
     def mix_png(self, seeds: list[int], style: str, psi: float | None, noise: str = "const") -> bytes:
         """The style-mixing figure of `waifu-morph mix` with the seeds as rows and columns."""
         from ..render.figures import style_mixing
+        from ..render.pipeline import cpu_threads
 
         if len(seeds) < 1:
             raise WaifuError("the mixing figure needs seed keys; add seeds to the strip")
         seeds_text = ",".join(str(int(s)) for s in seeds[:6])
         with tempfile.TemporaryDirectory(prefix="waifu-studio-") as tmp:
             out = Path(tmp) / "mix.png"
-            style_mixing(self.checkpoint, rows=seeds_text, cols=seeds_text, style=style, psi=psi, noise=noise,
-                         output=str(out), device=str(self.device), quiet=True)
+            with cpu_threads(self.device):
+                style_mixing(self.checkpoint, rows=seeds_text, cols=seeds_text, style=style, psi=psi, noise=noise,
+                             output=str(out), device=str(self.device), quiet=True)
             return out.read_bytes()
 
     def check_w_file(self, path: str) -> int:
