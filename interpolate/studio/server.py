@@ -127,8 +127,9 @@ def run_studio(checkpoint: str | None, *, port: int | None, workdir: str, no_bro
         threading.Timer(0.5, lambda: webbrowser.open(studio.url)).start()
     try:
         studio.serve()
-    except KeyboardInterrupt:            # uvicorn re-raises the Ctrl-C it handled: stopping is normal here
+    except KeyboardInterrupt:            # uvicorn re-raises the Ctrl-C / SIGTERM it handled: a normal stop
         pass
     finally:
+        studio.app.renders.stop_all()    # also after a stop uvicorn did not handle: no render left half-written
         studio.sock.close()
     console.print("studio stopped; nothing partial was left behind", highlight=False)
