@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from ..networks import build
 from ..seeds import z_from_seed
 from .dataset import chibi_images
-from .trainer import to_uint8
+from ..images import to_uint8_numpy as to_uint8
 
 COMPARE_SIZE = 32
 

@@ -17,7 +17,7 @@ from PIL import Image
 from ..paths.styles import style_groups
 from ..seeds import z_from_seed
 from .dataset import chibi_images, contact_sheet
-from .trainer import to_uint8
+from ..images import to_uint8_numpy as to_uint8
 
 
 def _ws(G: torch.nn.Module, seeds: list[int], psi: float) -> torch.Tensor:
