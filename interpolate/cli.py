@@ -297,7 +297,7 @@ def train_run(
     init: Optional[Path] = typer.Option(None, "--init", help="Fine-tune: start from this StyleGAN2 model (any format waifu-morph loads; an NVIDIA .pkl also gives its D). Keeps its size and architecture."),
     augment: Optional[str] = typer.Option(None, "--augment", help="ada (adaptive, default with --data), fixed (constant --aug-p) or none (default on the procedural set)."),
     aug_p: float = typer.Option(0.0, "--aug-p", help="Starting augmentation probability (ada) or the constant one (fixed)."),
-    ada_target: float = typer.Option(0.6, "--ada-target", help="ADA: raise p while E[sign D(real)] is above this."),
+    ada_target: float = typer.Option(0.6, "--ada-target", help="ADA: raise p while E\\[sign D(real)] is above this."),
     ada_kimg: float = typer.Option(100.0, "--ada-kimg", help="ADA: thousand images for p to move by 1."),
     kimg: float = typer.Option(200.0, "--kimg", help="Stop after this many thousand real images."),
     resolution: Optional[int] = typer.Option(None, "--resolution", help="Image size (power of two; default 64, or the --init model's)."),
