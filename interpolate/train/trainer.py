@@ -60,7 +60,8 @@ SNAPSHOT_FORMAT = "waifu-morph-train-snapshot"
 
 def write_model(path: Path, G: torch.nn.Module, init_kwargs: dict[str, Any], meta: dict[str, Any]) -> None:
     """Write the generator as a waifu-morph native checkpoint (loadable with weights_only=True)."""
-    save_native(path, arch="stylegan2", init_kwargs=init_kwargs, state_dict=G.state_dict(), meta=meta)
+    with atomic_path(path) as tmp:
+        save_native(tmp, arch="stylegan2", init_kwargs=init_kwargs, state_dict=G.state_dict(), meta=meta)
 
 
 @dataclass
