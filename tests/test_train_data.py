@@ -338,3 +338,17 @@ def test_train_check_reports_frechet_and_nearest_rows_on_user_data(image_folder,
     assert code == 0, err
     assert "NOT Inception FID" in stdout and "| random weights | 6 |" in stdout
     assert "| data set, half vs half | 4 |" in stdout and "trained model (psi 1)" in stdout
+
+
+def test_export_needs_only_the_snapshot_not_the_images(image_folder, tmp_path, capsys):
+    import shutil
+
+    out = tmp_path / "run"
+    assert run_cli(["train", "run", "-q", "--data", str(image_folder), "-o", str(out), "--kimg", "0.008",
+                    *TINY_ARGS], capsys)[0] == 0
+    shutil.rmtree(image_folder)
+    code, _, err = run_cli(["train", "export", str(out / "snapshot.pt"), "-o", str(tmp_path / "m.pt")], capsys)
+    assert code == 0, err
+    run_model, exported = (torch.load(p, weights_only=True) for p in (out / "model.pt", tmp_path / "m.pt"))
+    assert exported["meta"] == run_model["meta"] and exported["meta"]["dataset"]["images"] == 9
+    assert all(torch.equal(v, run_model["state_dict"][k]) for k, v in exported["state_dict"].items())

@@ -167,12 +167,12 @@ def _init_config(config: dict[str, Any], log) -> Any:
 
 def export_snapshot(snapshot: Path, output: Path, console: Console) -> None:
     """Write the G_ema of a training snapshot as a native model file."""
-    from .trainer import Trainer
+    from .trainer import export_snapshot_model, load_snapshot
 
-    trainer = Trainer.resume(snapshot, outdir=snapshot.parent)
-    trainer.export_model(output)
+    _, step = export_snapshot_model(snapshot, output)
+    batch = load_snapshot(snapshot)["config"]["batch"]
     size_mb = output.stat().st_size / 2 ** 20
-    console.print(f"wrote {output} ({size_mb:.1f} MiB) from step {trainer.step_idx} ({trainer.nimg / 1000:.1f} kimg)")
+    console.print(f"wrote {output} ({size_mb:.1f} MiB) from step {step} ({step * batch / 1000:.1f} kimg)")
 
 
 def print_check(model: Path, num_seeds: int, num_reference: int, psi: float, dataset_seed: int,

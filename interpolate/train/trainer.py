@@ -219,7 +219,7 @@ class Trainer:
         return {"format": SNAPSHOT_FORMAT, "version": 2, "config": self.cfg.to_dict(), "step": self.step_idx,
                 "train_seconds": self.train_seconds, "G": self.G.state_dict(), "D": self.D.state_dict(),
                 "G_ema": self.G_ema.state_dict(), "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
-                "augment": self.ada.state(), "data_sha256": self.data_sha256,
+                "augment": self.ada.state(), "data_sha256": self.data_sha256, "model_meta": self.model_meta(),
                 "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None}
 
@@ -279,17 +279,9 @@ class Trainer:
                              "augment_p": self.ada.p},
                 "truncation_psi": 0.7}
 
-    @torch.no_grad()
     def export_model(self, path: Path, w_avg_samples: int = 10000) -> Path:
         """Write G_ema as the native checkpoint; w_avg is re-measured on G_ema's own mapping."""
-        G = copy.deepcopy(self.G_ema).cpu()
-        if self.step_idx > 0:
-            torch_state = torch.get_rng_state()
-            torch.manual_seed(self.cfg.seed + 1)
-            G.mapping.w_avg.copy_(self._mean_w(G, w_avg_samples))
-            torch.set_rng_state(torch_state)
-        write_model(Path(path), G, self.cfg.generator_kwargs(), self.model_meta())
-        return Path(path)
+        return _export(self.G_ema, self.cfg, self.step_idx, self.model_meta(), Path(path), w_avg_samples)
 
     @torch.no_grad()
     def sample_grid(self, path: Path, psi: float = 1.0) -> Path:
@@ -313,6 +305,32 @@ class Trainer:
         self.save_snapshot(out / "snapshot.pt")
         self.export_model(out / "model.pt")
         self.sample_grid(out / "samples" / f"step{self.step_idx:07d}.png")
+
+
+@torch.no_grad()
+def _export(G_ema: torch.nn.Module, cfg: TrainConfig, step: int, meta: dict[str, Any], path: Path,
+            w_avg_samples: int = 10000) -> Path:
+    G = copy.deepcopy(G_ema).cpu()
+    if step > 0:
+        torch_state = torch.get_rng_state()
+        torch.manual_seed(cfg.seed + 1)
+        G.mapping.w_avg.copy_(Trainer._mean_w(G, w_avg_samples))
+        torch.set_rng_state(torch_state)
+    write_model(path, G, cfg.generator_kwargs(), meta)
+    return path
+
+
+def export_snapshot_model(snapshot: Path, path: Path) -> tuple[Path, int]:
+    """`train export`: the snapshot's G_ema as a model file, without the run's data set (snapshots
+    older than the stored model meta are resumed instead). Returns (path, step)."""
+    state = load_snapshot(snapshot)
+    if "model_meta" not in state:
+        trainer = Trainer.resume(snapshot)
+        return trainer.export_model(path), trainer.step_idx
+    cfg = TrainConfig(**state["config"])
+    G = Generator(**cfg.generator_kwargs())
+    G.load_state_dict(state["G_ema"])
+    return _export(G, cfg, int(state["step"]), state["model_meta"], Path(path)), int(state["step"])
 
 
 def _hardware(device: torch.device) -> str:
