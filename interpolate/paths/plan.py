@@ -13,7 +13,7 @@ from .keys import expand_files, load_base, load_keys, map_z, parse_keys
 from .noise import NOISE_MODES, NoiseSchedule
 from .path import LatentPath, PathEvaluator
 from .styles import resolve_style, style_groups
-from .timing import PACES, ArcTable, Timeline, even_seg_frames, seconds_to_seg_frames
+from .timing import PACES, ArcTable, KeyTiming, Timeline, even_seg_frames, seconds_to_seg_frames
 
 SPACES = ("auto", "z", "w")
 ARC_SAMPLES = 128          # samples per transition for the arc-length table of --pace even
@@ -120,10 +120,12 @@ def validate_path_options(opts, G) -> None:
         seconds_to_seg_frames([opts.seconds] * transitions, fps)
 
 
-def plan_path(G, opts, *, durations: list[float] | None = None) -> LatentPath:
+def plan_path(G, opts, *, durations: list[float] | None = None, timing: KeyTiming | None = None) -> LatentPath:
     """The LatentPath that `opts` describes for generator G (or the replay of opts.from_latents).
 
     `durations` (seconds per transition) overrides opts.seconds / opts.frames / opts.durations.
+    `timing` (keys placed from outside, e.g. on beats) overrides them and opts.hold; the keys are
+    cycled (or cut) to the number of keys it places; --pace even then paces within each transition.
     """
     if opts.from_latents:
         return LatentPath.from_latents(opts.from_latents, G)
@@ -131,6 +133,9 @@ def plan_path(G, opts, *, durations: list[float] | None = None) -> LatentPath:
         opts = dataclasses.replace(opts, durations=[float(d) for d in durations], frames=None)
     validate_path_options(opts, G)
     keys = load_keys(G, opts.keys, opts.shuffle_seed, opts.class_idx)
+    if timing is not None:
+        need = timing.num_keys(bool(opts.loop))
+        keys = [keys[i % len(keys)] for i in range(need)]
     space = resolve_space(opts.interp, opts.space, any(k.seed is None for k in keys))
     style = resolve_style(G, opts.style, opts.layers)
     base = load_base(G, str(opts.base), opts.class_idx) if opts.base is not None else keys[0]
@@ -154,7 +159,9 @@ def plan_path(G, opts, *, durations: list[float] | None = None) -> LatentPath:
     psi, cutoff = resolve_truncation(G, opts.psi, opts.cutoff)
 
     hold_frames = int(round(float(opts.hold) * fps))
-    if opts.durations is not None:
+    if timing is not None:
+        hold_frames, seg_frames = timing.hold_frames, tuple(timing.seg_frames)
+    elif opts.durations is not None:
         seg_frames = seconds_to_seg_frames(list(opts.durations), fps)
     elif opts.frames is not None:
         seg_frames = (int(opts.frames),) * S
@@ -164,9 +171,11 @@ def plan_path(G, opts, *, durations: list[float] | None = None) -> LatentPath:
     arc = None
     if opts.pace == "even":
         arc = arc_table(curve, to_w, moving, S)
-        seg_frames = even_seg_frames(arc.lengths, sum(seg_frames))
+        if timing is None:
+            seg_frames = even_seg_frames(arc.lengths, sum(seg_frames))
         arc.equalize_chords(seg_frames, lambda seg, u: _chords(curve, to_w, moving, seg, u))
-    timeline = Timeline(fps=fps, hold_frames=hold_frames, seg_frames=tuple(seg_frames), loop=loop)
+    timeline = Timeline(fps=fps, hold_frames=hold_frames, seg_frames=tuple(seg_frames), loop=loop,
+                        lead_frames=timing.lead_frames if timing else 0, tail_frames=timing.tail_frames if timing else 0)
 
     evaluator = PathEvaluator(timeline=timeline, curve=curve, to_w=to_w, key_ws=key_ws, base_w=base.w, style=style,
                               stagger=float(opts.stagger), easing_name=opts.easing, arc=arc, w_avg=G.w_avg,
