@@ -39,6 +39,7 @@ MIN_BUDGET_WIDTH = 64        # --max-size never shrinks a clip narrower than thi
 MIN_BUDGET_FPS = 8.0         # ... nor below this frame rate
 WEBP_QUALITY = 80
 MIN_BITRATE = 20_000         # MP4 under --max-size: never ask x264 for less (bit/s)
+AUDIO_BITRATE = 192_000      # a muxed song's AAC rate (audio/music.AAC_BITRATE), left out of the video's budget
 
 
 # --- ffmpeg -----------------------------------------------------------------------------------------
@@ -127,13 +128,15 @@ def stop_pipes_under(prefix: str) -> None:
 class FFmpegPipe:
     """An ffmpeg process reading raw rgb24 frames of one size from its stdin."""
 
-    def __init__(self, width: int, height: int, fps: float, out_args: list[str], target: str):
+    def __init__(self, width: int, height: int, fps: float, out_args: list[str], target: str,
+                 extra_inputs: list[str] | tuple = ()):
         self.width, self.height, self.target = width, height, target
         self._err = tempfile.TemporaryFile()
         rate = fps_fraction(fps)
+        # extra_inputs (e.g. a song span to mux, with its own -map in out_args) follow the frames
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", str(rate),
-               "-i", "pipe:0", "-an", *out_args]
+               "-i", "pipe:0", *(extra_inputs or ["-an"]), *out_args]
         try:
             # its own process group: a terminal's Ctrl-C reaches only us, and we stop ffmpeg (abort) rather
             # than it finishing a file on its own and the pipe breaking under the writer thread
@@ -188,6 +191,8 @@ class EncodeSettings:
     codec: str = "h264"
     gif_quality: str = "normal"
     max_bytes: int | None = None
+    audio_in: tuple[str, ...] = ()       # MP4: ffmpeg input arguments of a song span (audio/music.mux_args)
+    audio_out: tuple[str, ...] = ()      # ... and the output arguments that map and encode it
 
 
 @dataclass
@@ -338,7 +343,8 @@ class Mp4Encoder(Encoder):
 
     def __init__(self, path, width, height, settings):
         super().__init__(path, width, height, settings)
-        self.pipe = FFmpegPipe(width, height, settings.fps, [*mp4_args(settings), path], path)
+        self.pipe = FFmpegPipe(width, height, settings.fps, [*settings.audio_out, *mp4_args(settings), path], path,
+                               extra_inputs=settings.audio_in)
 
     def write(self, frame):
         self.pipe.write(frame)
@@ -520,14 +526,15 @@ class BudgetMp4Encoder(IntermediateEncoder):
         def encode(width: int, out_fps: float) -> int:
             vf_fps = ["-r", str(fps_fraction(out_fps))] if out_fps != float(s.fps) else []
             args = mp4_args(s, width if width != self.width else None, state["bitrate"])
-            run_ffmpeg(["-i", self.intermediate, *vf_fps, *args, self.path], self.path)
+            run_ffmpeg(["-i", self.intermediate, *s.audio_in, *vf_fps, *s.audio_out, *args, self.path], self.path)
             return os.path.getsize(self.path)
 
         def encode_within_rate(width: int, out_fps: float) -> int:
             """CRF; if too big, the bitrate the budget allows; if x264 overshoots it, that rate scaled down once."""
             size = encode(width, out_fps)
             if size > s.max_bytes and state["bitrate"] is None:
-                state["bitrate"] = max(MIN_BITRATE, int(s.max_bytes * 8 * 0.85 / max(duration, 1e-3)))
+                audio_bits = AUDIO_BITRATE if s.audio_in else 0
+                state["bitrate"] = max(MIN_BITRATE, int(s.max_bytes * 8 * 0.85 / max(duration, 1e-3)) - audio_bits)
                 size = encode(width, out_fps)
             if size > s.max_bytes and state["bitrate"] > MIN_BITRATE:
                 state["bitrate"] = max(MIN_BITRATE, int(state["bitrate"] * s.max_bytes / size * 0.9))

@@ -76,11 +76,14 @@ def render(opts: RenderOptions, console=None, sidecar_data: dict | None = None) 
     """Load the checkpoint, plan the path(s) and render opts.output; prints notes and a summary line."""
     from ..device import pick_device
     from ..loading import load_generator
-    from ..paths import plan_path
     from .pipeline import resolve_precision
     from .sidecar import check_checkpoint_matches
 
+    from ..audio.music import plan_paths, prepare, recorded_audio, with_song_path
+
     check_output_options(opts)
+    track = prepare(opts, recorded_audio(sidecar_data))          # --audio: beats (before the model loads)
+    opts = with_song_path(opts, track)
     checkpoint = opts.checkpoint or default_checkpoint()
     device = pick_device(opts.device)
     resolve_precision(opts.precision, device)
@@ -90,11 +93,15 @@ def render(opts: RenderOptions, console=None, sidecar_data: dict | None = None) 
     cols, rows = parse_grid(opts.grid)
     if opts.save_latents and cols * rows > 1:
         raise WaifuError("--save-latents writes one path; it cannot be combined with --grid")
-    paths = [plan_path(G, o) for o in grid_options(opts, cols, rows)]
-    result = render_paths(G, paths, opts, cols=cols, rows=rows, console=console)
+    paths = plan_paths(G, grid_options(opts, cols, rows), track, opts)
+    early = [] if track is None else track.notes + track.latents_notes(paths[0])
     if console is not None and not opts.quiet:
         from rich.markup import escape
 
+        for note in early:
+            console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+    result = render_paths(G, paths, opts, cols=cols, rows=rows, console=console)
+    if console is not None and not opts.quiet:
         for note in result.notes:
             console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
         console.print(escape(result.summary()), highlight=False, soft_wrap=True)
@@ -115,6 +122,11 @@ def render_paths(G, paths: Sequence, opts: RenderOptions, *, cols: int = 1, rows
     fps = float(paths[0].fps)
     settings = encode_settings(opts, fps)
     source = FrameSource(G, paths, cols, rows, opts.precision, opts.batch_size)
+    if opts.audio and target.kind == "mp4":          # the song span, muxed by the same ffmpeg process
+        from ..audio.music import mux_args
+
+        audio_in, audio_out = mux_args(opts.audio, float(opts.audio_start or 0.0), source.num_frames / fps)
+        settings = dataclasses.replace(settings, audio_in=tuple(audio_in), audio_out=tuple(audio_out))
     out_w, out_h = parse_size(opts.size) or (source.width, source.height)
     geometry = Geometry(source.width, source.height, out_w, out_h, opts.fit)
     labeler = Labeler(paths, geometry, cols, rows, source.cell_w, source.cell_h) if opts.label else None
@@ -154,6 +166,10 @@ def render_paths(G, paths: Sequence, opts: RenderOptions, *, cols: int = 1, rows
     result = RenderResult(output=str(target.output), kind=target.kind, frames=enc.frames, width=enc.width,
                           height=enc.height, fps=enc.fps, duration=enc.duration, bytes=target.size_bytes(),
                           wall_s=wall, notes=list(enc.notes), batch_size=stats.batch_size)
+    if opts.audio and target.kind != "mp4":
+        from ..audio.music import silent_note
+
+        result.notes.append(silent_note(target.kind, opts.audio))
     side = sidecar_path(target.output)
     if opts.sidecar:
         info = {"kind": result.kind, "frames": result.frames, "width": result.width, "height": result.height,
