@@ -1,0 +1,229 @@
+"""`render --audio`: keys on the beats, the song muxed in sync, reactions on the frame of the hit,
+replays from the sidecar and latents, and one-line errors with nothing partial left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from songs import RATE, beat_times, click_track, convert, write_wav  # noqa: E402
+
+from interpolate.render.encode import ffmpeg_exe  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+FPS = 20.0
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    from fakes import tiny_stylegan2_file
+
+    return tiny_stylegan2_file(tmp_path_factory.mktemp("ckpt"), channel_base=256, channel_max=8)
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory):
+    """6 s of clicks at 120 BPM (jittered), first click at 0.5 s; as mp3 (what users bring)."""
+    folder = tmp_path_factory.mktemp("song")
+    truth = beat_times([(120, 5.5)], start=0.5, jitter=0.008, seed=3)
+    wav = write_wav(folder / "clicks.wav", click_track(truth, 6.5))
+    return convert(wav, ".mp3"), truth
+
+
+def cli(*args) -> int:
+    from interpolate.cli import main
+
+    try:
+        main([str(a) for a in args])
+    except SystemExit as exc:
+        return 0 if exc.code is None else exc.code
+    return 0
+
+
+def render(ckpt, out, *args) -> int:
+    return cli("render", ckpt, "--seeds", "1,2,3", "--fps", FPS, "--device", "cpu", "-o", out, *args)
+
+
+def decoded_audio(path) -> np.ndarray:
+    """The file's audio as mono float32 at RATE, as a player hears it (edit lists applied)."""
+    proc = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar",
+                           str(RATE), "-f", "f32le", "-"], capture_output=True, check=True)
+    return np.frombuffer(proc.stdout, "<f4")
+
+
+def tracks(path) -> list[dict]:
+    """Per trak of an MP4: handler, duration (mdhd, seconds) and edit list [(seconds, media_time)]."""
+    data = Path(path).read_bytes()
+
+    def boxes(lo, hi):
+        while lo + 8 <= hi:
+            size, kind = struct.unpack(">I4s", data[lo:lo + 8])
+            yield kind.decode(), lo + 8, lo + size
+            lo += size
+
+    moov = next((b, e) for k, b, e in boxes(0, len(data)) if k == "moov")
+    movie_scale = None
+    out = []
+    for kind, b, e in boxes(*moov):
+        if kind == "mvhd":
+            movie_scale = struct.unpack(">I", data[b + 12:b + 16])[0]
+        if kind != "trak":
+            continue
+        info = {"edits": []}
+        for k2, b2, e2 in boxes(b, e):
+            if k2 == "edts":
+                elst = next((bb, ee) for k3, bb, ee in boxes(b2, e2) if k3 == "elst")
+                count = struct.unpack(">I", data[elst[0] + 4:elst[0] + 8])[0]
+                for i in range(count):
+                    seg, media = struct.unpack(">Ii", data[elst[0] + 8 + 12 * i: elst[0] + 16 + 12 * i])
+                    info["edits"].append((seg / movie_scale, media))
+            if k2 == "mdia":
+                for k3, b3, e3 in boxes(b2, e2):
+                    if k3 == "mdhd":
+                        scale, dur = struct.unpack(">II", data[b3 + 12:b3 + 20])
+                        info["duration"] = dur / scale
+                    if k3 == "hdlr":
+                        info["handler"] = data[b3 + 8:b3 + 12].decode()
+        out.append(info)
+    return out
+
+
+def first_click(samples: np.ndarray, level: float = 0.2) -> float:
+    return int(np.argmax(np.abs(samples) > level)) / RATE
+
+
+def test_mp4_carries_the_song_in_sync(ckpt, song, tmp_path, capsys):
+    path, truth = song
+    out = tmp_path / "clip.mp4"
+    assert render(ckpt, out, "--audio", path, "--audio-start", "0.25", "--audio-seconds", "4", "--beats-per-key", "2") == 0
+    info = tracks(out)
+    audio = [t for t in info if t["handler"] == "soun"]
+    video = next(t for t in info if t["handler"] == "vide")
+    assert len(audio) == 1, info
+    frames = 80
+    assert abs(video["duration"] - frames / FPS) < 1e-6
+    heard = decoded_audio(out)
+    assert abs(len(heard) / RATE - frames / FPS) <= 1 / FPS              # durations equal within a frame
+    # starts at 0: no empty edit (media_time -1) delays the audio
+    assert all(media >= 0 for _, media in audio[0]["edits"])
+    # in sync: the first click sits where it sits in the song, minus --audio-start
+    want = truth[truth >= 0.25][0] - 0.25
+    assert abs(first_click(heard) - want) <= 1 / FPS
+    side = json.loads(Path(str(out) + ".json").read_text())
+    # keys on the beats: every 2nd beat from the first downbeat, each on its nearest frame
+    beats = truth[(truth >= 0.25) & (truth < 4.25)] - 0.25
+    keys = np.asarray(side["path"]["key_frames"])
+    assert np.abs(keys - np.rint(beats[::2] * FPS)).max() <= 1, (keys, beats)
+    rec = side["path"]["audio"]
+    from interpolate.files import sha256_file
+
+    assert rec["sha256"] == sha256_file(path) and abs(rec["tempo"] - 120) < 3 and rec["start"] == 0.25
+
+
+def test_reaction_lands_on_the_frame_of_the_click(ckpt, song, tmp_path):
+    path, truth = song
+    plain, hit = tmp_path / "plain.npz", tmp_path / "hit.npz"
+    common = ("--audio", path, "--audio-seconds", "3", "--beats-per-key", "4", "--no-sidecar")
+    assert render(ckpt, tmp_path / "a.mp4", *common, "--save-latents", plain, "-q") == 0
+    assert render(ckpt, tmp_path / "b.mp4", *common, "--save-latents", hit, "--react-pulse", "1", "-q") == 0
+    with np.load(plain) as a, np.load(hit) as b:
+        diff = np.abs(a["ws"] - b["ws"]).reshape(len(a["ws"]), -1).max(axis=1)
+        meta = json.loads(str(b["meta"]))
+    reacting = int(np.argmax(diff > 0.5 * diff.max()))
+    assert abs(reacting - truth[0] * FPS) <= 1, (reacting, truth[0] * FPS)
+    assert meta["params"]["reactions"]["pulse"]["styles"] == "fine"
+    assert meta["params"]["audio"]["sha256"]                            # the latents record the song
+
+
+def test_loop_closes_on_a_beat(ckpt, song, tmp_path):
+    path, truth = song
+    out = tmp_path / "loop.mp4"
+    assert render(ckpt, out, "--audio", path, "--audio-seconds", "5", "--bars", "1", "--loop", "-q") == 0
+    side = json.loads(Path(str(out) + ".json").read_text())
+    downbeats = truth[::4]
+    frames = side["output"]["frames"]
+    last = downbeats[downbeats < 5.0][-1]
+    assert abs(frames - last * FPS) <= 1                                # the clip ends on the closing downbeat
+    assert abs(len(decoded_audio(out)) / RATE - frames / FPS) <= 1 / FPS
+
+
+def test_gif_says_it_carries_no_sound(ckpt, song, tmp_path, capsys):
+    path, _ = song
+    out = tmp_path / "clip.gif"
+    assert render(ckpt, out, "--audio", path, "--audio-seconds", "2") == 0
+    err = capsys.readouterr().err
+    assert sum("carries no sound" in line for line in err.splitlines()) == 1
+    assert out.exists()
+
+
+def test_from_replays_the_beats_and_names_a_changed_song(ckpt, song, tmp_path, capsys):
+    path, truth = song
+    mine = tmp_path / "mine.mp3"
+    mine.write_bytes(Path(path).read_bytes())
+    out = tmp_path / "first.mp4"
+    assert render(ckpt, out, "--audio", mine, "--audio-seconds", "3") == 0
+    again = tmp_path / "again.mp4"
+    assert cli("render", "--from", str(out) + ".json", "-o", again) == 0
+    assert "changed" not in capsys.readouterr().err
+    assert Path(again).read_bytes() == Path(out).read_bytes()          # same command, same bytes
+    # the song changes (a louder copy): replayed with the recorded beats, and said so
+    wav = write_wav(tmp_path / "other.wav", click_track(truth, 6.5) * 0.5)
+    os.replace(convert(wav, ".mp3"), mine)
+    third = tmp_path / "third.mp4"
+    assert cli("render", "--from", str(out) + ".json", "-o", third) == 0
+    err = capsys.readouterr().err
+    assert "changed since it was recorded" in err
+    a = json.loads(Path(str(out) + ".json").read_text())["path"]["key_frames"]
+    b = json.loads(Path(str(third) + ".json").read_text())["path"]["key_frames"]
+    assert a == b
+
+
+def test_presets_music_video_and_reel_music(ckpt, song, tmp_path):
+    path, _ = song
+    out = tmp_path / "mv.mp4"
+    assert render(ckpt, out, "--preset", "music-video", "--audio", path, "--audio-seconds", "4", "-q") == 0
+    side = json.loads(Path(str(out) + ".json").read_text())
+    assert side["options"]["beats_per_key"] == 4 and side["path"]["reactions"]["pulse"]["strength"] == 0.3
+    from interpolate.batch.presets import resolve
+
+    reel = resolve("reel-music")
+    assert reel["size"] == "1080x1920" and reel["bars"] == 1 and reel["output"].endswith(".mp4")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--audio", "{missing}"], "does not exist"),
+    (["--audio", "{bad}"], "cannot decode"),
+    (["--audio", "{song}", "--audio-start", "30"], "past the end"),
+    (["--audio", "{song}", "--audio-seconds", "60"], "runs past the end"),
+    (["--beats-per-key", "2"], "needs a song"),
+    (["--audio", "{song}", "--beats-per-key", "2", "--bars", "1"], "give one of them"),
+    (["--audio", "{song}", "--react-pulse", "-1"], "must be a number >= 0"),
+    (["--audio", "{song}", "--frames", "10"], "drop --frames"),
+])
+def test_bad_audio_input_is_one_line_and_leaves_nothing(ckpt, song, tmp_path, capsys, args, words):
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(b"\x00garbage" * 100)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    args = [a.format(missing=tmp_path / "nope.mp3", bad=bad, song=song[0]) for a in args]
+    assert render(ckpt, out_dir / "x.mp4", *args) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and words in err[0], err
+    assert os.listdir(out_dir) == []
+
+
+def test_silence_falls_back_with_a_note(ckpt, tmp_path, capsys):
+    quiet = write_wav(tmp_path / "silence.wav", np.zeros(RATE * 3, np.float32))
+    out = tmp_path / "s.mp4"
+    assert render(ckpt, out, "--audio", quiet, "--beats-per-key", "2") == 0
+    assert "is silent" in capsys.readouterr().err
+    side = json.loads(Path(str(out) + ".json").read_text())
+    assert side["path"]["key_frames"] == [0, 20, 40]                    # 120 BPM grid, a key per second
