@@ -227,3 +227,18 @@ def test_silence_falls_back_with_a_note(ckpt, tmp_path, capsys):
     assert "is silent" in capsys.readouterr().err
     side = json.loads(Path(str(out) + ".json").read_text())
     assert side["path"]["key_frames"] == [0, 20, 40]                    # 120 BPM grid, a key per second
+
+
+def test_batch_jobs_take_the_same_keys(ckpt, song, tmp_path, monkeypatch):
+    path, truth = song
+    monkeypatch.chdir(tmp_path)
+    os.symlink(path, tmp_path / "song.mp3")
+    Path("jobs.csv").write_text(f"checkpoint,keys,output,audio,audio_seconds,beats_per_key,fps,device\n"
+                                f"{ckpt},\"1,2\",job.mp4,song.mp3,3,2,{FPS},cpu\n")
+    assert cli("batch", "jobs.csv", "-q") == 0
+    side = json.loads(Path("job.mp4.json").read_text())
+    assert side["options"]["audio"] == "song.mp3" and side["path"]["audio"]["plan"]["every"] == "2 beats"
+    assert len([t for t in tracks("job.mp4") if t["handler"] == "soun"]) == 1
+    before = Path("job.mp4").stat().st_mtime_ns
+    assert cli("batch", "jobs.csv", "-q") == 0                          # complete: skipped, not re-rendered
+    assert Path("job.mp4").stat().st_mtime_ns == before
