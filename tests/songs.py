@@ -48,6 +48,39 @@ def click_track(times: np.ndarray, seconds: float, rate: int = RATE, noise: floa
     return y
 
 
+def drum_song(minutes: float, bpm: float = 128.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Kick on 1 and 3, snare on 2 and 4, hats on eighths, a chord pad; returns (samples, beat times)."""
+    rng = np.random.RandomState(seed)
+    seconds = minutes * 60
+    n = int(seconds * RATE)
+    t = np.arange(n) / RATE
+    chords = [(220.0, 277.2, 329.6), (196.0, 246.9, 293.7), (174.6, 220.0, 261.6), (196.0, 246.9, 311.1)]
+    bar = 4 * 60.0 / bpm
+    y = np.zeros(n, np.float32)
+    which = (np.maximum(t - 0.2, 0) // bar).astype(int) % len(chords)      # chords change on the downbeats
+    for k, chord in enumerate(chords):
+        m = which == k
+        y[m] += sum(0.05 * np.sin(2 * np.pi * f * t[m]) for f in chord).astype(np.float32)
+    beats = beat_times([(bpm, seconds - 1.0)], start=0.2)
+    kick_t = np.arange(int(0.15 * RATE)) / RATE
+    kick = (0.8 * np.sin(2 * np.pi * (50 + 60 * np.exp(-kick_t * 30)) * kick_t) * np.exp(-kick_t * 18)).astype(np.float32)
+    snare = (0.4 * rng.randn(int(0.12 * RATE)) * np.exp(-np.arange(int(0.12 * RATE)) / RATE * 30)).astype(np.float32)
+    hat = (0.15 * rng.randn(int(0.03 * RATE)) * np.exp(-np.arange(int(0.03 * RATE)) / RATE * 150)).astype(np.float32)
+    hat = np.diff(hat, prepend=0).astype(np.float32)            # bright
+    step = 60.0 / bpm
+
+    def add(sound, at):
+        lo = int(round(at * RATE))
+        seg = y[lo:lo + len(sound)]
+        seg += sound[:len(seg)]
+
+    for i, b in enumerate(beats):
+        add(kick if i % 2 == 0 else snare, b)
+        add(hat, b)
+        add(hat * 0.6, b + step / 2)
+    return np.clip(y, -1, 1), beats
+
+
 def sweep(seconds: float, rate: int = RATE, f0: float = 100.0, f1: float = 5000.0) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
     phase = 2 * np.pi * f0 * seconds / np.log(f1 / f0) * (np.exp(t / seconds * np.log(f1 / f0)) - 1)

@@ -131,3 +131,19 @@ def test_bad_input_message(tmp_path, capsys):
         main(["beats", str(tmp_path / "nope.wav")])
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "does not exist" in err[0]
+
+
+@pytest.mark.parametrize("bpm", [90, 128, 174])
+def test_drum_pattern_keeps_the_quarter_note_and_finds_bar_ones(bpm):
+    """Kick on 1 and 3, snare on 2 and 4, hats on every eighth, chords changing each bar: the hats
+    must not double the tempo, the snare must not steal the downbeat."""
+    from songs import drum_song
+
+    from interpolate.audio.decode import Song
+
+    samples, truth = drum_song(20 / 60, bpm=bpm)
+    a = analyze(Song(path=__file__, samples=samples, rate=RATE))
+    precision, recall = match(a.beats, truth, TOL)
+    assert precision >= 0.95 and recall >= 0.95 and abs(a.tempo - bpm) < 3, (a.tempo, precision, recall)
+    p, r = match(a.downbeats, truth[::4], TOL)
+    assert p >= 0.9 and r >= 0.9

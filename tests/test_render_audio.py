@@ -242,3 +242,16 @@ def test_batch_jobs_take_the_same_keys(ckpt, song, tmp_path, monkeypatch):
     before = Path("job.mp4").stat().st_mtime_ns
     assert cli("batch", "jobs.csv", "-q") == 0                          # complete: skipped, not re-rendered
     assert Path("job.mp4").stat().st_mtime_ns == before
+
+
+def test_from_latents_muxes_the_song_and_names_another(ckpt, song, tmp_path, capsys):
+    path, truth = song
+    lat = tmp_path / "lat.npz"
+    assert render(ckpt, tmp_path / "a.mp4", "--audio", path, "--audio-seconds", "3", "--save-latents", lat, "-q") == 0
+    out = tmp_path / "again.mp4"
+    assert cli("render", ckpt, "--from-latents", lat, "--audio", path, "--device", "cpu", "-o", out) == 0
+    assert "not the one" not in capsys.readouterr().err
+    assert abs(len(decoded_audio(out)) / RATE - 3.0) <= 1 / FPS
+    other = write_wav(tmp_path / "other.wav", click_track(truth, 6.5) * 0.3)
+    assert cli("render", ckpt, "--from-latents", lat, "--audio", other, "--device", "cpu", "-o", tmp_path / "b.mp4") == 0
+    assert "is not the one the latents file was saved with" in capsys.readouterr().err

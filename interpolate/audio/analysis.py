@@ -35,7 +35,7 @@ class Analysis:
     sha256: str
     start: float                       # span start in the song, seconds
     seconds: float                     # span length
-    song_seconds: float                # the whole song's length
+    song_seconds: float | None         # the whole song's length (None: only its start was decoded)
     tempo: float                       # BPM (median of the local tempo over the beats)
     beats: np.ndarray                  # [B] float64 seconds from the span start
     downbeats: np.ndarray              # [D] float64 seconds, a subset of beats
@@ -69,7 +69,8 @@ class Analysis:
                              "flags again) to analyse the song afresh") from None
         start, seconds = check_span(song, start, seconds)
         clip = song.span(start, seconds)
-        return cls(song=song.path, sha256=sha256, start=start, seconds=seconds, song_seconds=song.seconds,
+        return cls(song=song.path, sha256=sha256, start=start, seconds=seconds,
+                   song_seconds=song.seconds if song.complete else None,
                    tempo=tempo, beats=beats, downbeats=downbeats, fixed=bool(rec.get("fixed", False)),
                    bpm_given=rec.get("bpm"), notes=[], features=spectral_features(clip, song.rate))
 
@@ -87,7 +88,7 @@ def analyze(song: str | os.PathLike | Song, start: float = 0.0, seconds: float |
     clip = song.span(start, seconds)
     feats = spectral_features(clip, song.rate)
     a = Analysis(song=song.path, sha256=sha256_file(song.path), start=start, seconds=seconds,
-                 song_seconds=song.seconds, tempo=0.0, beats=np.zeros(0), downbeats=np.zeros(0),
+                 song_seconds=song.seconds if song.complete else None, tempo=0.0, beats=np.zeros(0), downbeats=np.zeros(0),
                  bpm_given=None if bpm is None else float(bpm), features=feats)
     span_text = f"'{a.name}' {start:g}-{start + seconds:g} s"
     if float(np.abs(clip).max(initial=0.0)) < SILENCE_PEAK:
@@ -97,7 +98,7 @@ def analyze(song: str | os.PathLike | Song, start: float = 0.0, seconds: float |
     if bpm is not None:
         period = np.full(len(feats.onset), 60.0 * fr / float(bpm))
     else:
-        period = tempo_curve(feats.onset, fr)
+        period = tempo_curve(feats.accent, fr)
     frames = track_beats(feats.onset, period)
     if len(frames) < 2 or not _clear(feats.onset, frames):
         return _grid(a, bpm, f"{span_text} has no clear beat; keys are placed on a fixed "
@@ -105,8 +106,7 @@ def analyze(song: str | os.PathLike | Song, start: float = 0.0, seconds: float |
                              + ("" if bpm else " (set the tempo with --bpm)"))
     a.beats = frames / fr
     a.tempo = beat_tempo(a.beats) if bpm is None else float(bpm)
-    accent = feats.onset / max(float(feats.onset.std()), 1e-9) + _unit(feats.bass)
-    phase = downbeat_phase(frames, accent)
+    phase = downbeat_phase(frames, feats.bass, feats.mel_db)
     a.downbeats = a.beats[phase::BEATS_PER_BAR]
     return a
 

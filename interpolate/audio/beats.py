@@ -78,12 +78,26 @@ def fixed_grid(start: float, seconds: float, bpm: float) -> np.ndarray:
     return np.arange(float(start), float(seconds) - 1e-9, step)
 
 
-def downbeat_phase(beats: np.ndarray, accent: np.ndarray, per_bar: int = BEATS_PER_BAR) -> int:
-    """Which of the first `per_bar` beats starts the bars: the phase whose beats carry the most accent
-    (onset strength plus bass at the beat); 0 when there are too few beats to tell."""
+def downbeat_phase(beats: np.ndarray, bass: np.ndarray, spectra: np.ndarray | None = None,
+                   per_bar: int = BEATS_PER_BAR) -> int:
+    """Which of the first `per_bar` beats starts the bars: the phase whose beats carry the most bass
+    (the kick drum's beat 1 and 3, an accented click) plus harmonic change (the median spectrum
+    between two beats against the one two beats earlier, so a kick/snare alternation cancels and a
+    chord change, most often on beat 1, stands out); 0 when there are too few beats to tell."""
     if len(beats) < 2 * per_bar:
         return 0
-    a = np.asarray(accent, dtype=np.float64)
-    at = np.array([a[max(0, b - 2): b + 3].max() for b in beats])
-    means = [at[k::per_bar].mean() for k in range(per_bar)]
-    return int(np.argmax(means))
+    a = np.asarray(bass, dtype=np.float64)
+    cue = _z(np.array([a[max(0, b - 2): b + 3].max() for b in beats]))
+    if spectra is not None:
+        edges = np.append(beats, len(spectra))
+        med = np.stack([np.median(spectra[lo:max(hi, lo + 1)], axis=0) for lo, hi in zip(edges[:-1], edges[1:])])
+        change = np.zeros(len(beats))
+        change[2:] = np.linalg.norm(med[2:] - med[:-2], axis=1)
+        change[:2] = np.median(change[2:])
+        cue = cue + _z(change)
+    scores = [cue[k::per_bar].mean() for k in range(per_bar)]
+    return int(np.argmax(scores))
+
+
+def _z(x: np.ndarray) -> np.ndarray:
+    return (x - x.mean()) / max(float(x.std()), 1e-9)

@@ -25,8 +25,9 @@ SAMPLE_RATE = 22050            # Hz: enough for onsets and bands up to 11 kHz, h
 @dataclass(frozen=True)
 class Song:
     path: str
-    samples: np.ndarray        # [n] float32 mono, the whole file at `rate`
+    samples: np.ndarray        # [n] float32 mono at `rate`: the file, or its start (see `complete`)
     rate: int
+    complete: bool = True      # False: decoding stopped at `until`, the song may go on
 
     @property
     def seconds(self) -> float:
@@ -69,8 +70,9 @@ def fmt_time(seconds: float) -> str:
     return f"{int(m)}:{s:04.1f}"
 
 
-def read_song(path: str | os.PathLike, rate: int = SAMPLE_RATE) -> Song:
-    """Decode a whole song to mono float32 at `rate` Hz."""
+def read_song(path: str | os.PathLike, rate: int = SAMPLE_RATE, until: float | None = None) -> Song:
+    """Decode a song to mono float32 at `rate` Hz: all of it, or its first `until` seconds (a render
+    needs only its span; a song shorter than `until` comes back whole, so span checks still hold)."""
     from ..render.encode import ffmpeg_exe
 
     path = os.fspath(path)
@@ -80,7 +82,8 @@ def read_song(path: str | os.PathLike, rate: int = SAMPLE_RATE) -> Song:
     if os.path.isdir(path):
         raise WaifuError(f"'{path}' is a folder; --audio needs a song file (mp3, wav, flac, m4a, ogg)")
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", path, "-map", "0:a:0",
-           "-vn", "-ac", "1", "-ar", str(rate), "-f", "f32le", "-c:a", "pcm_f32le", "pipe:1"]
+           "-vn", "-ac", "1", "-ar", str(rate), *(["-t", f"{float(until):.6f}"] if until else []),
+           "-f", "f32le", "-c:a", "pcm_f32le", "pipe:1"]
     try:
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     except OSError as exc:
@@ -92,7 +95,8 @@ def read_song(path: str | os.PathLike, rate: int = SAMPLE_RATE) -> Song:
     if samples.size == 0:
         raise WaifuError(f"'{name}' holds no audio samples; pass a song file with sound in it")
     samples = np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
-    return Song(path=path, samples=samples, rate=rate)
+    return Song(path=path, samples=samples, rate=rate,
+                complete=until is None or len(samples) < int(round(float(until) * rate)) - 1)
 
 
 def _last_line(stderr: bytes) -> str:

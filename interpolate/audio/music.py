@@ -27,9 +27,10 @@ MUSIC_FIELDS = ("beats_per_key", "bars", "bpm", "react_pulse", "react_bass", "re
 
 @dataclass
 class Track:
-    analysis: Analysis
-    plan: KeyPlan | None                 # None for --from-latents (the replayed file has its own timing)
+    analysis: Analysis | None            # None for --from-latents (the replayed file has its own timing)
+    plan: KeyPlan | None                 # ... and so no plan either
     song: str                            # the file muxed
+    sha256: str = ""
     notes: list[str] = field(default_factory=list)
 
     def latents_notes(self, path) -> list[str]:
@@ -39,9 +40,9 @@ class Track:
         rec = path.params.get("audio") if isinstance(getattr(path, "params", None), dict) else None
         if not isinstance(rec, dict):
             return ["the latents file records no song; the song is muxed from --audio-start as given"]
-        if rec.get("sha256") != self.analysis.sha256:
-            return [f"the song '{self.analysis.name}' is not the one the latents file was saved with (SHA-256 "
-                    f"{self.analysis.sha256[:12]}... != {str(rec.get('sha256'))[:12]}...); it is muxed as it is now"]
+        if rec.get("sha256") != self.sha256:
+            return [f"the song '{os.path.basename(self.song)}' is not the one the latents file was saved with "
+                    f"(SHA-256 {self.sha256[:12]}... != {str(rec.get('sha256'))[:12]}...); it is muxed as it is now"]
         return []
 
     def record(self, opts) -> dict:
@@ -67,7 +68,10 @@ def check_music_options(opts) -> None:
         return
     if opts.beats_per_key is not None and opts.bars is not None:
         raise WaifuError("--beats-per-key and --bars both place the keys; give one of them")
-    for name in ("react_pulse", "react_bass", "react_treble", "react_attack", "react_decay"):
+    for name in ("audio_start", "audio_seconds", "react_pulse", "react_bass", "react_treble", "react_attack",
+                 "react_decay"):
+        if name == "audio_seconds" and opts.audio_seconds is None:
+            continue
         v = getattr(opts, name)
         try:
             ok = float(v) >= 0 and float(v) < float("inf")
@@ -99,7 +103,14 @@ def prepare(opts, recorded: dict | None = None) -> Track | None:
     if not opts.audio:
         return None
     notes: list[str] = []
-    song = read_song(opts.audio)
+    if opts.from_latents:                 # the frames are replayed: the song is only muxed (checked, hashed)
+        song = read_song(opts.audio, until=float(opts.audio_start or 0.0) + 1.0)
+        from .decode import check_span
+
+        check_span(song, float(opts.audio_start or 0.0), None)
+        return Track(analysis=None, plan=None, song=song.path, sha256=sha256_file(song.path))
+    span = None if opts.audio_seconds is None else float(opts.audio_start or 0.0) + float(opts.audio_seconds)
+    song = read_song(opts.audio, until=None if span is None else span + 1.0)     # only as far as the clip needs
     if recorded and recorded.get("request") == request_of(opts):
         sha = sha256_file(song.path)
         if sha != recorded.get("sha256"):
@@ -110,12 +121,10 @@ def prepare(opts, recorded: dict | None = None) -> Track | None:
     else:
         analysis = analyze(song, start=opts.audio_start or 0.0, seconds=opts.audio_seconds, bpm=opts.bpm)
     notes += analysis.notes
-    plan = None
-    if not opts.from_latents:
-        plan = plan_keys(analysis, float(opts.fps), beats_per_key=opts.beats_per_key, bars=opts.bars,
-                         loop=bool(opts.loop), hold=float(opts.hold or 0.0))
-        notes += plan.notes
-    return Track(analysis=analysis, plan=plan, song=song.path, notes=notes)
+    plan = plan_keys(analysis, float(opts.fps), beats_per_key=opts.beats_per_key, bars=opts.bars,
+                     loop=bool(opts.loop), hold=float(opts.hold or 0.0))
+    notes += plan.notes
+    return Track(analysis=analysis, plan=plan, song=song.path, sha256=analysis.sha256, notes=notes)
 
 
 def plan_paths(G, cells: list, track: Track | None, opts) -> list:

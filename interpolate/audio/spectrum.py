@@ -11,6 +11,8 @@ clip's peak), its rise from one frame to the next (negative changes count 0), av
 (the first frames, whose windows reach into the padding, count 0):
 a drum hit or a note attack raises many bands at once. ONSET_LAG shifts it so a click's peak lands
 on the frame of the click (the rise shows once the click enters the window, before its centre).
+Accent: the same rise measured in loudness (cube root of the mel power) rather than dB, so a kick
+counts more than a hi-hat; tempo and downbeats read it, the beat positions read the onset strength.
 Band energies: summed power of 30-150 Hz (bass) and 4-11 kHz (treble), in dB.
 """
 
@@ -34,9 +36,11 @@ ONSET_LAG = 1                  # frames the flux is shifted later (measured on c
 class Features:
     rate: int
     frame_rate: float          # feature frames per second (rate / HOP)
-    onset: np.ndarray          # [T] float32 >= 0, onset strength
+    onset: np.ndarray          # [T] float32 >= 0, onset strength (dB rises: every attack counts, for timing)
+    accent: np.ndarray         # [T] float32 >= 0, rises in loudness (cube root of power: loud hits count more)
     bass: np.ndarray           # [T] float32, dB
     treble: np.ndarray         # [T] float32, dB
+    mel_db: np.ndarray | None = None   # [T, N_MELS] float32 (downbeats: where the harmony changes)
 
     @property
     def times(self) -> np.ndarray:
@@ -94,10 +98,15 @@ def band_db(power: np.ndarray, rate: int, band: tuple[float, float]) -> np.ndarr
 def spectral_features(samples: np.ndarray, rate: int) -> Features:
     """Onset strength and bass / treble energy of a mono clip, one value per HOP samples."""
     power = power_spectrogram(samples)
-    mel_db = to_db(power @ mel_filters(rate).T)
+    mel = power @ mel_filters(rate).T
+    mel_db = to_db(mel)
     flux = np.maximum(0.0, np.diff(mel_db, axis=0)).mean(axis=1)
     onset = np.concatenate([np.zeros(1 + ONSET_LAG), flux])[: len(mel_db)]
     onset[: N_FFT // (2 * HOP) + ONSET_LAG + 1] = 0.0      # the rise out of the zero padding is no onset
-    return Features(rate=rate, frame_rate=rate / HOP, onset=onset.astype(np.float32),
+    loud = np.cbrt(mel / max(float(mel.max(initial=0.0)), 1e-20))          # loudness-like, keeps accents
+    rise = np.maximum(0.0, np.diff(loud, axis=0)).mean(axis=1)
+    accent = np.concatenate([np.zeros(1 + ONSET_LAG), rise])[: len(mel_db)]
+    accent[: N_FFT // (2 * HOP) + ONSET_LAG + 1] = 0.0
+    return Features(rate=rate, frame_rate=rate / HOP, onset=onset.astype(np.float32), accent=accent.astype(np.float32),
                     bass=band_db(power, rate, BASS).astype(np.float32),
-                    treble=band_db(power, rate, TREBLE).astype(np.float32))
+                    treble=band_db(power, rate, TREBLE).astype(np.float32), mel_db=mel_db.astype(np.float32))

@@ -7,8 +7,9 @@ Tempogram: the onset strength (mean removed) is cut into windows of WINDOW_S sec
 seconds; each window's autocorrelation at lag L says how often onsets are L frames apart. A lag's
 salience adds its double (a beat is also two beats apart: this settles the comb), weighs it by a
 log-normal prior around PRIOR_BPM (Ellis 2007: listeners favour about 120 BPM, PRIOR_OCTAVES wide)
-and marks down lags whose half is as strong, i.e. periods that skip every other onset (that is
-how an even click track at 174 BPM avoids being read at 87).
+and marks down lags whose half is nearly as strong and itself a tempo, i.e. periods that skip every
+other beat (that is how an even click track at 174 BPM avoids being read at 87, while a 128 BPM
+song with hats on the eighths keeps its quarter-note beat).
 
 A Viterbi pass over windows picks one lag per window, paying for jumps by how far they move in
 octaves, so a tempo change is followed but a single busy bar does not flip the tempo.
@@ -23,7 +24,8 @@ HOP_S = 1.0
 MIN_BPM, MAX_BPM = 50.0, 220.0
 PRIOR_BPM = 120.0
 PRIOR_OCTAVES = 1.0
-HALF_PENALTY = 0.8          # how much a lag's own half-lag support marks it down (0: not at all)
+HALF_PENALTY = 0.8          # how much a lag's own half-lag support marks it down (0: not at all) ...
+HALF_FROM = 0.7             # ... once the half-lag's autocorrelation passes this fraction of the lag's
 JUMP_COST = 4.0             # Viterbi cost per octave of tempo change between windows (in salience units)
 
 
@@ -56,8 +58,11 @@ def lag_salience(ac: np.ndarray, frame_rate: float) -> tuple[np.ndarray, np.ndar
     bpm = 60.0 * frame_rate / lags
     prior = np.exp(-0.5 * (np.log2(bpm / PRIOR_BPM) / PRIOR_OCTAVES) ** 2)
     strength = peak(lags) + 0.5 * peak(2 * lags)
-    half = peak(lags / 2.0)
-    sal = prior[None] * strength * (1.0 - HALF_PENALTY * np.minimum(half / np.maximum(peak(lags), 1e-9), 1.0))
+    # a period whose half is (nearly) as strong skips every other onset: mark it down, if its half is
+    # itself a tempo (a 128 BPM song's eighth-note hats are not a 256 BPM beat)
+    ratio = peak(lags / 2.0) / np.maximum(peak(lags), 1e-9)
+    skip = np.clip((ratio - HALF_FROM) / (1.0 - HALF_FROM), 0.0, 1.0) * (2 * bpm <= MAX_BPM)[None]
+    sal = prior[None] * strength * (1.0 - HALF_PENALTY * skip)
     return lags, sal
 
 
