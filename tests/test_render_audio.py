@@ -255,3 +255,35 @@ def test_from_latents_muxes_the_song_and_names_another(ckpt, song, tmp_path, cap
     other = write_wav(tmp_path / "other.wav", click_track(truth, 6.5) * 0.3)
     assert cli("render", ckpt, "--from-latents", lat, "--audio", other, "--device", "cpu", "-o", tmp_path / "b.mp4") == 0
     assert "is not the one the latents file was saved with" in capsys.readouterr().err
+
+
+def test_size_budget_keeps_the_song_and_fits(ckpt, song, tmp_path):
+    path, _ = song
+    out = tmp_path / "small.mp4"
+    assert render(ckpt, out, "--audio", path, "--audio-seconds", "4", "--max-size", "120KB", "-q") == 0
+    assert out.stat().st_size <= 120_000
+    assert len([t for t in tracks(out) if t["handler"] == "soun"]) == 1
+    assert abs(len(decoded_audio(out)) / RATE - 4.0) <= 1 / FPS
+
+
+def test_ctrl_c_with_a_song_leaves_nothing_and_no_ffmpeg(ckpt, song, tmp_path, monkeypatch, capfd):
+    import interpolate.render.pipeline as pipeline
+
+    calls = {"n": 0}
+    real = pipeline.FrameSource.synthesize
+
+    def interrupted(self, start, stop):
+        calls["n"] += 1
+        if calls["n"] == 2:                  # the muxing ffmpeg is running by now
+            raise KeyboardInterrupt
+        return real(self, start, stop)
+
+    monkeypatch.setattr(pipeline.FrameSource, "synthesize", interrupted)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    assert render(ckpt, out_dir / "a.mp4", "--audio", song[0], "--batch-size", "1") == 130
+    assert "interrupted" in capfd.readouterr().err
+    assert os.listdir(out_dir) == []
+    from test_render_cli import ffmpeg_children
+
+    assert ffmpeg_children() == []

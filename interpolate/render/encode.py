@@ -39,7 +39,7 @@ MIN_BUDGET_WIDTH = 64        # --max-size never shrinks a clip narrower than thi
 MIN_BUDGET_FPS = 8.0         # ... nor below this frame rate
 WEBP_QUALITY = 80
 MIN_BITRATE = 20_000         # MP4 under --max-size: never ask x264 for less (bit/s)
-AUDIO_BITRATE = 192_000      # a muxed song's AAC rate (audio/music.AAC_BITRATE), left out of the video's budget
+AUDIO_BITRATE = 192_000      # a muxed song's AAC rate (audio/music.AAC_BITRATE); under --max-size a quarter of the budget
 
 
 # --- ffmpeg -----------------------------------------------------------------------------------------
@@ -522,18 +522,22 @@ class BudgetMp4Encoder(IntermediateEncoder):
         s = self.settings
         duration = self.frames / float(s.fps)
         state = {"bitrate": None}
+        # a muxed song gets a quarter of what the budget allows per second (32-192 kbit/s)
+        audio_bits = 0
+        if s.audio_in:
+            audio_bits = int(min(AUDIO_BITRATE, max(32_000, s.max_bytes * 8 * 0.85 / max(duration, 1e-3) / 4)))
+        audio_out = [*s.audio_out, "-b:a", str(audio_bits)] if s.audio_in else []
 
         def encode(width: int, out_fps: float) -> int:
             vf_fps = ["-r", str(fps_fraction(out_fps))] if out_fps != float(s.fps) else []
             args = mp4_args(s, width if width != self.width else None, state["bitrate"])
-            run_ffmpeg(["-i", self.intermediate, *s.audio_in, *vf_fps, *s.audio_out, *args, self.path], self.path)
+            run_ffmpeg(["-i", self.intermediate, *s.audio_in, *vf_fps, *audio_out, *args, self.path], self.path)
             return os.path.getsize(self.path)
 
         def encode_within_rate(width: int, out_fps: float) -> int:
             """CRF; if too big, the bitrate the budget allows; if x264 overshoots it, that rate scaled down once."""
             size = encode(width, out_fps)
             if size > s.max_bytes and state["bitrate"] is None:
-                audio_bits = AUDIO_BITRATE if s.audio_in else 0
                 state["bitrate"] = max(MIN_BITRATE, int(s.max_bytes * 8 * 0.85 / max(duration, 1e-3)) - audio_bits)
                 size = encode(width, out_fps)
             if size > s.max_bytes and state["bitrate"] > MIN_BITRATE:
