@@ -237,7 +237,8 @@ def test_batch_jobs_take_the_same_keys(ckpt, song, tmp_path, monkeypatch):
                                 f"{ckpt},\"1,2\",job.mp4,song.mp3,3,2,{FPS},cpu\n")
     assert cli("batch", "jobs.csv", "-q") == 0
     side = json.loads(Path("job.mp4.json").read_text())
-    assert side["options"]["audio"] == "song.mp3" and side["path"]["audio"]["plan"]["every"] == "2 beats"
+    assert side["options"]["audio"] == str(tmp_path / "song.mp3")       # relative to the jobs file
+    assert side["path"]["audio"]["plan"]["every"] == "2 beats"
     assert len([t for t in tracks("job.mp4") if t["handler"] == "soun"]) == 1
     before = Path("job.mp4").stat().st_mtime_ns
     assert cli("batch", "jobs.csv", "-q") == 0                          # complete: skipped, not re-rendered
@@ -287,3 +288,20 @@ def test_ctrl_c_with_a_song_leaves_nothing_and_no_ffmpeg(ckpt, song, tmp_path, m
     from test_render_cli import ffmpeg_children
 
     assert ffmpeg_children() == []
+
+
+def test_reel_muxes_its_song_and_refuses_beat_keys(ckpt, song, tmp_path, capsys):
+    path, _ = song
+    os.symlink(path, tmp_path / "song.mp3")
+    reel = tmp_path / "r.toml"
+    body = (f'[reel]\ncheckpoint = "{ckpt}"\noutput = "reel.mp4"\ndevice = "cpu"\nfps = {FPS}\naudio = "song.mp3"\n'
+            f'audio_start = 0.5\n{{extra}}[[segment]]\nkeys = "3,17"\nduration = 1.5\n')
+    reel.write_text(body.format(extra=""))
+    assert cli("reel", reel, "-q") == 0
+    out = tmp_path / "reel.mp4"
+    assert len([t for t in tracks(out) if t["handler"] == "soun"]) == 1
+    frames = json.loads(Path(str(out) + ".json").read_text())["output"]["frames"]
+    assert abs(len(decoded_audio(out)) / RATE - frames / FPS) <= 1 / FPS
+    reel.write_text(body.format(extra="beats_per_key = 2\n"))
+    assert cli("reel", reel, "-q", "-y") == 2
+    assert "is not for reels" in capsys.readouterr().err

@@ -84,6 +84,21 @@ def check_music_options(opts) -> None:
                          "(use --beats-per-key or --bars to set the pace)")
 
 
+def check_reel_music(opts) -> None:
+    """A reel muxes its [reel] audio (from audio_start, as long as the reel); its segments keep their own
+    durations, so beat keys and reactions are refused there in one line, and the song is checked now."""
+    if not opts.audio:
+        return
+    used = [f for f in MUSIC_FIELDS if getattr(opts, f) not in (None, 0, 0.0)]
+    if used:
+        raise WaifuError(f"'{used[0]}' is not for reels: a reel muxes its song but its segments keep their own "
+                         f"durations; plan them with 'waifu-morph beats SONG' (or render one path with --audio)")
+    from .decode import check_span
+
+    start = float(opts.audio_start or 0.0)
+    check_span(read_song(opts.audio, until=start + 1.0), start, None)
+
+
 def recorded_audio(data: dict | None) -> dict | None:
     """path.audio of a sidecar (a grid records one description per cell) or a latents file's params."""
     if not isinstance(data, dict):
