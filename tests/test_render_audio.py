@@ -15,6 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from songs import RATE, beat_times, click_track, convert, write_wav  # noqa: E402
+from test_render_cli import cli, ffmpeg_children  # noqa: E402
 
 from interpolate.render.encode import ffmpeg_exe  # noqa: E402
 
@@ -36,16 +37,6 @@ def song(tmp_path_factory):
     truth = beat_times([(120, 5.5)], start=0.5, jitter=0.008, seed=3)
     wav = write_wav(folder / "clicks.wav", click_track(truth, 6.5))
     return convert(wav, ".mp3"), truth
-
-
-def cli(*args) -> int:
-    from interpolate.cli import main
-
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        return 0 if exc.code is None else exc.code
-    return 0
 
 
 def render(ckpt, out, *args) -> int:
@@ -285,8 +276,6 @@ def test_ctrl_c_with_a_song_leaves_nothing_and_no_ffmpeg(ckpt, song, tmp_path, m
     assert render(ckpt, out_dir / "a.mp4", "--audio", song[0], "--batch-size", "1") == 130
     assert "interrupted" in capfd.readouterr().err
     assert os.listdir(out_dir) == []
-    from test_render_cli import ffmpeg_children
-
     assert ffmpeg_children() == []
 
 

@@ -81,6 +81,12 @@ def plan_keys(analysis: Analysis, fps: float, beats_per_key: int | None = None, 
                          f"lower --beats-per-key / --bars or lengthen --audio-seconds")
     notes: list[str] = []
     hold_frames = int(round(float(hold) * fps))
+    if not loop and hold_frames:          # a key too near the end for its hold is left out
+        fits = frames + hold_frames + 1 <= num_frames
+        times, frames = times[fits], frames[fits]
+        if len(frames) < need:
+            raise WaifuError(f"--hold {hold:g} s leaves too few key beats in the span of '{analysis.name}'; "
+                             f"lower --hold or lengthen --audio-seconds")
     if loop:
         cut = int(frames[-1])
         if cut < num_frames:
