@@ -64,7 +64,7 @@ def analysis_table(folder: str, minutes: float, repeat: int) -> str:
 
 def render_table(folder: str, mp3: str, seconds: float, repeat: int) -> str:
     from interpolate.options import RenderOptions
-    from interpolate.render.encode import ffmpeg_exe
+    from interpolate.render.ffmpeg import ffmpeg_exe
     from interpolate.render.video import render
 
     latents = os.path.join(folder, "lat.npz")

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from songs import RATE, beat_times, click_track, convert, write_wav  # noqa: E402
 from test_render_cli import cli, ffmpeg_children  # noqa: E402
 
-from interpolate.render.encode import ffmpeg_exe  # noqa: E402
+from interpolate.render.ffmpeg import ffmpeg_exe  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 FPS = 20.0
@@ -183,7 +183,7 @@ def test_presets_music_video_and_reel_music(ckpt, song, tmp_path):
     assert render(ckpt, out, "--preset", "music-video", "--audio", path, "--audio-seconds", "4", "-q") == 0
     side = json.loads(Path(str(out) + ".json").read_text())
     assert side["options"]["beats_per_key"] == 4 and side["path"]["reactions"]["pulse"]["strength"] == 0.3
-    from interpolate.batch.presets import resolve
+    from interpolate.presets import resolve
 
     reel = resolve("reel-music")
     assert reel["size"] == "1080x1920" and reel["bars"] == 1 and reel["output"].endswith(".mp4")

@@ -73,7 +73,7 @@ def fmt_time(seconds: float) -> str:
 def read_song(path: str | os.PathLike, rate: int = SAMPLE_RATE, until: float | None = None) -> Song:
     """Decode a song to mono float32 at `rate` Hz: all of it, or its first `until` seconds (a render
     needs only its span; a song shorter than `until` comes back whole, so span checks still hold)."""
-    from ..render.encode import ffmpeg_exe
+    from ..render.ffmpeg import ffmpeg_exe
 
     path = os.fspath(path)
     name = os.path.basename(path)

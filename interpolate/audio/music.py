@@ -150,12 +150,13 @@ def plan_paths(G, cells: list, track: Track | None, opts) -> list:
         return [plan_path(G, o) for o in cells]
     if track.plan is None:                                   # --from-latents: its own frames
         return [plan_path(G, o) for o in cells]
-    timing = track.plan.timing
     env = None
     strengths = {name: float(getattr(opts, f"react_{name}") or 0.0) for name in REACTIONS}
     out = []
     for o in cells:
-        path = plan_path(G, o, timing=timing)
+        spec = o.path_spec()
+        spec = dataclasses.replace(spec, timing=dataclasses.replace(spec.timing, key_timing=track.plan.timing))
+        path = plan_path(G, o.keys, spec)
         assert path.num_frames == track.plan.num_frames, (path.num_frames, track.plan.num_frames)
         if any(strengths.values()):
             if env is None:
