@@ -147,3 +147,20 @@ def test_drum_pattern_keeps_the_quarter_note_and_finds_bar_ones(bpm):
     assert precision >= 0.95 and recall >= 0.95 and abs(a.tempo - bpm) < 3, (a.tempo, precision, recall)
     p, r = match(a.downbeats, truth[::4], TOL)
     assert p >= 0.9 and r >= 0.9
+
+
+@pytest.mark.parametrize("start", [0.0, 7.3, 30.0])
+def test_downbeats_hold_for_any_span_of_a_song(start):
+    """The bar phase comes from the music, not from where the span happens to start."""
+    from songs import drum_song
+
+    from interpolate.audio.decode import Song
+
+    samples, truth = drum_song(0.75, bpm=128)
+    song = Song(path=__file__, samples=samples, rate=RATE)
+    bars = truth[::4] - start
+    for seconds in (6.0, 8.0, 12.0):
+        a = analyze(song, start=start, seconds=seconds)
+        inside = bars[(bars >= 0) & (bars < seconds)]
+        p, r = match(a.downbeats, inside, TOL)
+        assert p >= 0.9 and r >= 0.9, (start, seconds, a.downbeats, inside)

@@ -294,3 +294,23 @@ def test_reel_muxes_its_song_and_refuses_beat_keys(ckpt, song, tmp_path, capsys)
     reel.write_text(body.format(extra="beats_per_key = 2\n"))
     assert cli("reel", reel, "-q", "-y") == 2
     assert "is not for reels" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("audio", 5, "path of a song"), ("audio_start", "soon", "must be a number"),
+    ("beats_per_key", "x", "whole number"), ("bars", 0.5, "whole number"), ("bpm", "fast", "beats per minute"),
+    ("react_decay", -1, "must be a number >= 0"),
+])
+def test_a_damaged_sidecar_is_one_line(ckpt, song, tmp_path, capsys, field, value, words):
+    path, _ = song
+    out = tmp_path / "a.mp4"
+    assert render(ckpt, out, "--audio", path, "--audio-seconds", "2", "-q") == 0
+    side = Path(str(out) + ".json")
+    data = json.loads(side.read_text())
+    data["options"][field] = value
+    side.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert cli("render", "--from", side, "-o", tmp_path / "b.mp4") == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and words in err[0], err
+    assert not (tmp_path / "b.mp4").exists()

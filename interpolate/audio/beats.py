@@ -7,7 +7,7 @@ The beats maximise the onset strength they land on minus TIGHTNESS * log(gap / p
 gap between two beats, where `period` is the local beat period (tempo.tempo_curve) of the later
 beat: beats sit on onsets, about one period apart, and follow the tempo as it changes. The best
 chain is found for every frame in one pass (cumulative score + backlink) and read back from the
-last strong beat. Beats before the first clear onset and after the last one are dropped, so a
+best-scoring frame of the last period before the last clear onset. Beats before the first clear onset and after the last one are dropped, so a
 quiet intro gets no invented beats.
 """
 
@@ -44,20 +44,19 @@ def track_beats(onset: np.ndarray, period: np.ndarray) -> np.ndarray:
             score[t], back[t] = o[t] + cand[i], lo + i
         else:
             score[t] = o[t]
-    beats = [_last_beat(score, p)]
+    beats = [_last_beat(score, p, o)]
     while back[beats[-1]] >= 0:
         beats.append(int(back[beats[-1]]))
     return trim_edges(np.asarray(beats[::-1], dtype=np.int64), o)
 
 
-def _last_beat(score: np.ndarray, period: np.ndarray) -> int:
-    """The latest local maximum of the cumulative score that is at least half the typical maximum."""
-    padded = np.concatenate([[-np.inf], score, [-np.inf]])         # the last frame may be a peak too
-    peaks = np.flatnonzero((padded[1:-1] > padded[:-2]) & (padded[1:-1] >= padded[2:]))
-    if len(peaks) == 0:
-        return int(np.argmax(score))
-    strong = peaks[score[peaks] >= 0.5 * np.median(score[peaks])]
-    return int(strong[-1]) if len(strong) else int(peaks[-1])
+def _last_beat(score: np.ndarray, period: np.ndarray, onset: np.ndarray) -> int:
+    """Where the chain ends: the highest cumulative score within 1.1 periods before the last clear
+    onset (a frame just after the last beat scores its chain minus a gap penalty, so it loses)."""
+    active = np.flatnonzero(onset >= 0.2 * np.percentile(onset, 99))
+    end = int(active[-1]) + 1 if len(active) else len(score)
+    lo = max(0, end - max(2, int(round(1.1 * period[end - 1]))))
+    return lo + int(np.argmax(score[lo:end]))
 
 
 def trim_edges(beats: np.ndarray, onset: np.ndarray) -> np.ndarray:
@@ -82,19 +81,20 @@ def downbeat_phase(beats: np.ndarray, bass: np.ndarray, spectra: np.ndarray | No
                    per_bar: int = BEATS_PER_BAR) -> int:
     """Which of the first `per_bar` beats starts the bars: the phase whose beats carry the most bass
     (the kick drum's beat 1 and 3, an accented click) plus harmonic change (the median spectrum
-    between two beats against the one two beats earlier, so a kick/snare alternation cancels and a
-    chord change, most often on beat 1, stands out); 0 when there are too few beats to tell."""
-    if len(beats) < 2 * per_bar:
+    between two beats against the one before and the one two before: a chord change, most often on
+    beat 1, stands out of both); 0 (the first beat) when there are under 3 bars of beats to tell."""
+    if len(beats) < 3 * per_bar:
         return 0
     a = np.asarray(bass, dtype=np.float64)
     cue = _z(np.array([a[max(0, b - 2): b + 3].max() for b in beats]))
     if spectra is not None:
         edges = np.append(beats, len(spectra))
         med = np.stack([np.median(spectra[lo:max(hi, lo + 1)], axis=0) for lo, hi in zip(edges[:-1], edges[1:])])
-        change = np.zeros(len(beats))
-        change[2:] = np.linalg.norm(med[2:] - med[:-2], axis=1)
-        change[:2] = np.median(change[2:])
-        cue = cue + _z(change)
+        for lag in (1, 2):       # against the beat before (a kick/snare alternation is the same at every
+            change = np.zeros(len(beats))          # phase) and two before (where it cancels)
+            change[lag:] = np.linalg.norm(med[lag:] - med[:-lag], axis=1)
+            change[:lag] = np.median(change[lag:])
+            cue = cue + _z(change)
     scores = [cue[k::per_bar].mean() for k in range(per_bar)]
     return int(np.argmax(scores))
 

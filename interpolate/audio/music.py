@@ -66,6 +66,14 @@ def check_music_options(opts) -> None:
         if used:
             raise WaifuError(f"--{used[0].replace('_', '-')} needs a song: add --audio SONG (mp3, wav, flac, m4a, ogg)")
         return
+    if not isinstance(opts.audio, (str, os.PathLike)):
+        raise WaifuError(f"--audio must be the path of a song file, got {opts.audio!r}")
+    for name in ("beats_per_key", "bars"):
+        v = getattr(opts, name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or v < 1):
+            raise WaifuError(f"--{name.replace('_', '-')} must be a whole number >= 1, got {v!r}")
+    if opts.bpm is not None and (isinstance(opts.bpm, bool) or not isinstance(opts.bpm, (int, float))):
+        raise WaifuError(f"--bpm must be beats per minute, e.g. --bpm 120; got {opts.bpm!r}")
     if opts.beats_per_key is not None and opts.bars is not None:
         raise WaifuError("--beats-per-key and --bars both place the keys; give one of them")
     for name in ("audio_start", "audio_seconds", "react_pulse", "react_bass", "react_treble", "react_attack",
