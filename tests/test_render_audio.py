@@ -314,3 +314,21 @@ def test_a_damaged_sidecar_is_one_line(ckpt, song, tmp_path, capsys, field, valu
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert len(err) == 1 and words in err[0], err
     assert not (tmp_path / "b.mp4").exists()
+
+
+def test_python_api_keys_on_beats_and_the_song_muxed(ckpt, song, tmp_path):
+    from interpolate.audio import analyze, plan_keys
+    from interpolate.loading import load_generator
+    from interpolate.paths import PathSpec, Timing, plan_path
+    from interpolate.render import OutputSpec, render_path
+
+    path, truth = song
+    G = load_generator(ckpt, device="cpu")
+    beats = plan_keys(analyze(path, start=0.5, seconds=3.0), fps=FPS, beats_per_key=2)
+    w = np.zeros((G.num_ws, G.w_dim), np.float32) + G.w_avg.numpy()
+    lp = plan_path(G, [3, w, 17], PathSpec(timing=Timing(fps=FPS, key_timing=beats.timing)))
+    assert lp.num_frames == 60 and np.array_equal(lp.key_frames, beats.key_frames)
+    assert np.abs(lp.key_frames - np.rint((truth[truth >= 0.5][::2] - 0.5) * FPS)[:len(lp.key_frames)]).max() <= 1
+    out = tmp_path / "api.mp4"
+    render_path(G, lp, OutputSpec(output=str(out), audio=path, audio_start=0.5, quiet=True))
+    assert abs(first_click(decoded_audio(out)) - (truth[truth >= 0.5][0] - 0.5)) <= 1 / FPS

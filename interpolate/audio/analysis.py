@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import WaifuError
 from .beats import BEATS_PER_BAR, downbeat_phase, fixed_grid, track_beats
 from .decode import SAMPLE_RATE, Song, check_span, read_song
-from .spectrum import Features, spectral_features
+from .spectrum import HOP, Features, spectral_features
 from .tempo import MAX_BPM, MIN_BPM, tempo_curve
 
 FALLBACK_BPM = 120.0
@@ -68,11 +68,10 @@ class Analysis:
             raise WaifuError("the recorded beat analysis is damaged; render without --from (or pass the "
                              "flags again) to analyse the song afresh") from None
         start, seconds = check_span(song, start, seconds)
-        clip = song.span(start, seconds)
         return cls(song=song.path, sha256=sha256, start=start, seconds=seconds,
                    song_seconds=song.seconds if song.complete else None,
                    tempo=tempo, beats=beats, downbeats=downbeats, fixed=bool(rec.get("fixed", False)),
-                   bpm_given=rec.get("bpm"), notes=[], features=spectral_features(clip, song.rate))
+                   bpm_given=rec.get("bpm"), notes=[], features=span_features(song, start, seconds))
 
 
 def analyze(song: str | os.PathLike | Song, start: float = 0.0, seconds: float | None = None,
@@ -86,7 +85,7 @@ def analyze(song: str | os.PathLike | Song, start: float = 0.0, seconds: float |
         raise WaifuError(f"--bpm {bpm:g} is not a musical tempo; give beats per minute, e.g. --bpm 120")
     start, seconds = check_span(song, float(start or 0.0), seconds)
     clip = song.span(start, seconds)
-    feats = spectral_features(clip, song.rate)
+    feats = span_features(song, start, seconds)
     a = Analysis(song=song.path, sha256=sha256_file(song.path), start=start, seconds=seconds,
                  song_seconds=song.seconds if song.complete else None, tempo=0.0, beats=np.zeros(0), downbeats=np.zeros(0),
                  bpm_given=None if bpm is None else float(bpm), features=feats)
@@ -109,6 +108,23 @@ def analyze(song: str | os.PathLike | Song, start: float = 0.0, seconds: float |
     phase = downbeat_phase(frames, feats.bass, feats.mel_db)
     a.downbeats = a.beats[phase::BEATS_PER_BAR]
     return a
+
+
+PRE_ROLL_FRAMES = 8            # feature frames of sound before the span that are analysed and dropped
+
+
+def span_features(song: Song, start: float, seconds: float) -> Features:
+    """Features of [start, start + seconds), frame 0 at the span's start. Up to PRE_ROLL_FRAMES hops
+    of the sound before it are analysed too and dropped, so a hit right on the span's start is seen
+    (the first frames of an analysis only see its padding)."""
+    lo = int(round(start * song.rate))
+    pre = min(lo // HOP, PRE_ROLL_FRAMES) * HOP
+    n = int(round(seconds * song.rate))
+    f = spectral_features(song.samples[lo - pre: lo + n], song.rate)
+    k = pre // HOP
+    cut = (lambda a: a[k:]) if k else (lambda a: a)
+    return Features(rate=f.rate, frame_rate=f.frame_rate, onset=cut(f.onset), accent=cut(f.accent), bass=cut(f.bass),
+                    treble=cut(f.treble), mel_db=None if f.mel_db is None else cut(f.mel_db))
 
 
 def _grid(a: Analysis, bpm: float | None, note: str) -> Analysis:
