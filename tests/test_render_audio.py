@@ -231,6 +231,10 @@ def test_batch_jobs_take_the_same_keys(ckpt, song, tmp_path, monkeypatch):
     assert side["options"]["audio"] == str(tmp_path / "song.mp3")       # relative to the jobs file
     assert side["path"]["audio"]["plan"]["every"] == "2 beats"
     assert len([t for t in tracks("job.mp4") if t["handler"] == "soun"]) == 1
+    Path("bad.csv").write_text(f"checkpoint,keys,output,audio,audio_seconds\n{ckpt},\"1,2\",b.mp4,song.mp3,60\n"
+                               f"{ckpt},\"1,2\",c.mp4,nope.mp3,\n")
+    assert cli("batch", "bad.csv", "--dry-run") == 1                  # both fail before anything renders
+    assert not Path("b.mp4").exists() and not Path("c.mp4").exists()
     before = Path("job.mp4").stat().st_mtime_ns
     assert cli("batch", "jobs.csv", "-q") == 0                          # complete: skipped, not re-rendered
     assert Path("job.mp4").stat().st_mtime_ns == before

@@ -101,10 +101,20 @@ def check_reel_music(opts) -> None:
     if used:
         raise WaifuError(f"'{used[0]}' is not for reels: a reel muxes its song but its segments keep their own "
                          f"durations; plan them with 'waifu-morph beats SONG' (or render one path with --audio)")
+    check_song(opts)
+
+
+def check_song(opts) -> None:
+    """Without analysing it: the music options, and that the song exists, decodes and reaches the
+    span's start (batch --dry-run, reels)."""
     from .decode import check_span
 
-    start = float(opts.audio_start or 0.0)
-    check_span(read_song(opts.audio, until=start + 1.0), start, None)
+    check_music_options(opts)
+    if opts.audio:
+        start = float(opts.audio_start or 0.0)
+        seconds = None if opts.audio_seconds is None else float(opts.audio_seconds)
+        song = read_song(opts.audio, until=start + (seconds or 0.0) + 1.0)
+        check_span(song, start, seconds)
 
 
 def recorded_audio(data: dict | None) -> dict | None:

@@ -179,6 +179,9 @@ def plan_jobs(jobs: list[Job], *, overwrite: bool = False) -> list[JobResult]:
             results.append(_result(job, "failed", job.error))
             continue
         try:
+            from ..audio.music import check_song
+
+            check_song(job.options)                    # a song that is missing or too short fails here
             done, _ = completed(_prepared(job, overwrite, None))
         except WaifuError as err:
             results.append(_result(job, "failed", str(err)))
