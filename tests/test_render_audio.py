@@ -336,3 +336,18 @@ def test_python_api_keys_on_beats_and_the_song_muxed(ckpt, song, tmp_path):
     out = tmp_path / "api.mp4"
     render_path(G, lp, OutputSpec(output=str(out), audio=path, audio_start=0.5, quiet=True))
     assert abs(first_click(decoded_audio(out)) - (truth[truth >= 0.5][0] - 0.5)) <= 1 / FPS
+
+
+def test_sigterm_with_the_song_muxing_cleans_up(ckpt, song, tmp_path):
+    """SIGTERM while the MP4's ffmpeg reads the song and the frames: the older file stays, nothing else."""
+    import signal
+
+    from test_cli_guard import assert_clean_stop, stop_while_rendering
+
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    out = out_dir / "a.mp4"
+    out.write_bytes(b"older video")
+    code, err = stop_while_rendering(["render", ckpt, "--seeds", "1,2,3", "--audio", song[0], "--fps", "2000",
+                                      "--device", "cpu", "-y", "-o", out], out_dir, signal.SIGTERM)
+    assert_clean_stop(code, err, signal.SIGTERM, out_dir, {"a.mp4": b"older video"})
