@@ -351,3 +351,13 @@ def test_sigterm_with_the_song_muxing_cleans_up(ckpt, song, tmp_path):
     code, err = stop_while_rendering(["render", ckpt, "--seeds", "1,2,3", "--audio", song[0], "--fps", "2000",
                                       "--device", "cpu", "-y", "-o", out], out_dir, signal.SIGTERM)
     assert_clean_stop(code, err, signal.SIGTERM, out_dir, {"a.mp4": b"older video"})
+
+
+def test_pace_even_and_easing_keep_the_keys_on_the_beats(ckpt, song, tmp_path):
+    path, _ = song
+    frames = {}
+    for name, extra in (("key", []), ("even", ["--pace", "even", "--easing", "smoothstep", "--style", "cascade"])):
+        out = tmp_path / f"{name}.mp4"
+        assert render(ckpt, out, "--audio", path, "--audio-seconds", "4", "--beats-per-key", "2", "-q", *extra) == 0
+        frames[name] = json.loads(Path(str(out) + ".json").read_text())["path"]["key_frames"]
+    assert frames["even"] == frames["key"] and len(frames["key"]) >= 3
