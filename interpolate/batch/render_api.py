@@ -25,10 +25,12 @@ def load_model(checkpoint: str | None, device: str | None = None):
 
 
 def render_options(G, opts, on_frames: Callable | None = None) -> int:
-    """Render `opts` with an already-loaded generator; returns the number of frames written."""
-    from ..paths import plan_path
+    """Render `opts` with an already-loaded generator; returns the number of frames written.
+    A job with `audio` gets its keys on the song's beats and the song in its MP4, as `render` does."""
+    from ..audio.music import plan_paths, prepare
 
-    return render_path(G, plan_path(G, opts), opts, on_frames)
+    track = prepare(opts)      # the job keeps its audio path as written, so a re-run finds it complete
+    return render_path(G, plan_paths(G, [opts], track, opts)[0], opts, on_frames)
 
 
 def check_options(G, opts) -> None:

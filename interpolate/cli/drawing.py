@@ -80,6 +80,17 @@ def render(
     noise: str = typer.Option("const", "--noise", help="Noise inputs: const, random, none or smooth (slowly drifting).", rich_help_panel="Truncation and noise"),
     noise_seed: int = typer.Option(0, "--noise-seed", help="Seed of random / smooth noise.", rich_help_panel="Truncation and noise"),
     noise_drift: float = typer.Option(0.25, "--noise-drift", help="Smooth noise: cycles per second of its slowest component.", rich_help_panel="Truncation and noise"),
+    audio: Optional[str] = typer.Option(None, "--audio", help="A song (mp3, wav, flac, m4a, ogg): keys land on its beats, the clip lasts the span, and an MP4 carries it as AAC in sync.", rich_help_panel="Music"),
+    audio_start: float = typer.Option(0.0, "--audio-start", help="Seconds into the song where the clip starts (video frame 0).", rich_help_panel="Music"),
+    audio_seconds: Optional[float] = typer.Option(None, "--audio-seconds", help="Length of the clip in seconds (default: to the end of the song).", rich_help_panel="Music"),
+    beats_per_key: Optional[int] = typer.Option(None, "--beats-per-key", help="A keyframe every N beats (default 1), counted from the first downbeat; the keys cycle if there are more beats than keys.", rich_help_panel="Music"),
+    bars: Optional[int] = typer.Option(None, "--bars", help="A keyframe every N bars (downbeats, 4 beats a bar) instead of --beats-per-key.", rich_help_panel="Music"),
+    bpm: Optional[float] = typer.Option(None, "--bpm", help="Set the tempo instead of estimating it (also the grid when the song has no clear beat).", rich_help_panel="Music"),
+    react_pulse: float = typer.Option(0.0, "--react-pulse", help="Hits (onset pulse) flash the fine styles (colours); 0 off, 0.3 subtle, 1 strong.", rich_help_panel="Music"),
+    react_bass: float = typer.Option(0.0, "--react-bass", help="Bass energy swells the coarse styles (pose, face shape); 0 off.", rich_help_panel="Music"),
+    react_treble: float = typer.Option(0.0, "--react-treble", help="Treble energy shimmers the middle styles (features, hair); 0 off.", rich_help_panel="Music"),
+    react_attack: float = typer.Option(0.0, "--react-attack", help="Seconds a reaction takes to rise (0: on the frame of the hit).", rich_help_panel="Music"),
+    react_decay: float = typer.Option(0.25, "--react-decay", help="Seconds a reaction takes to fall back.", rich_help_panel="Music"),
     output: str = typer.Option("waifu.mp4", "--output", "-o", help="Output: .mp4, .gif, .webp, a folder (frames/) or a pattern (frames/%05d.png). The extension picks the format.", rich_help_panel="Output"),
     overwrite: bool = typer.Option(False, "--overwrite", "-y", help="Replace an existing output (it is replaced only once the new one is complete).", rich_help_panel="Output"),
     fps: float = typer.Option(30.0, "--fps", help="Frames per second (GIF: delays are whole 1/100 s, so 30 fps alternates 3 and 4; at most 50).", rich_help_panel="Output"),
@@ -119,6 +130,8 @@ def render(
       waifu-morph render --seeds 1,2 --style cascade --frames 60 -o frames/%05d.png
 
       waifu-morph render --from waifu.mp4.json -o again.mp4
+
+      waifu-morph render --seeds 0-15 --audio song.mp3 --audio-start 30 --audio-seconds 20 --beats-per-key 4 --react-pulse 0.4 -o clip.mp4
     """
     from ..render.command import run_render
 
@@ -158,4 +171,3 @@ def mix(
     style_mixing(checkpoint, rows=rows, cols=cols, style=style, layers=layers, psi=psi, noise=noise, output=output,
                  video=video, seconds=seconds, fps=fps, cell=cell, overwrite=overwrite, device=device, quiet=quiet,
                  console=console)
-

@@ -192,6 +192,7 @@ class LatentPath:
         meta = {"format": LATENTS_FORMAT, "version": LATENTS_VERSION, "num_ws": self.num_ws, "w_dim": self.w_dim,
                 "fps": self.fps, "hold_frames": self.timeline.hold_frames,
                 "seg_frames": list(self.timeline.seg_frames), "loop": self.timeline.loop,
+                "lead_frames": self.timeline.lead_frames, "tail_frames": self.timeline.tail_frames,
                 "noise": self.noise.params(), "params": self.params, "groups": self.groups,
                 "key_labels": self.key_labels}
         with atomic_path(path) as tmp:
@@ -237,7 +238,8 @@ class LatentPath:
             raise WaifuError(f"'{name}' was saved for noise inputs {noise_p['shapes']}, this model has "
                              f"{[list(s) for s in G.noise_shapes]}; render it with the checkpoint it was saved from")
         timeline = Timeline(fps=float(meta["fps"]), hold_frames=int(meta["hold_frames"]),
-                            seg_frames=tuple(int(f) for f in meta["seg_frames"]), loop=bool(meta["loop"]))
+                            seg_frames=tuple(int(f) for f in meta["seg_frames"]), loop=bool(meta["loop"]),
+                            lead_frames=int(meta.get("lead_frames", 0)), tail_frames=int(meta.get("tail_frames", 0)))
         ws = _map_npy_member(path, "ws.npy")
         if ws.shape != (timeline.num_frames, num_ws, w_dim):
             raise WaifuError(f"'{name}' is damaged: ws has shape {list(ws.shape)}; save it again with --save-latents")

@@ -119,8 +119,12 @@ def validate(G, keys, spec: PathSpec) -> list:
 
 
 def segment_frames(timing, transitions: int) -> tuple[int, ...]:
-    """Frames of each transition: from durations, frames per transition, or seconds per transition."""
+    """Frames of each transition: placed from outside (key_timing, e.g. on beats), from durations,
+    frames per transition, or seconds per transition."""
     fps = float(timing.fps)
+    if timing.key_timing is not None:
+        assert len(timing.key_timing.seg_frames) == transitions, (timing.key_timing, transitions)
+        return tuple(int(f) for f in timing.key_timing.seg_frames)
     if timing.durations is not None:
         return tuple(seconds_to_seg_frames(list(timing.durations), fps))
     if timing.frames is not None:
@@ -145,6 +149,9 @@ def plan_path(G, keys, spec: PathSpec | None = None, *, durations: list[float] |
     entries = validate(G, keys, spec)
     t, st, tr = spec.timing, spec.styles, spec.truncation
     keys_ = resolve_entries(G, shuffle_keys(entries, spec.shuffle_seed), spec.class_idx)
+    placed = t.key_timing                        # keys placed from outside (music): cycle the keys to fit
+    if placed is not None:
+        keys_ = [keys_[i % len(keys_)] for i in range(placed.num_keys(bool(t.loop)))]
     space = resolve_space(spec.interp, spec.space, any(k.seed is None for k in keys_))
     style = resolve_style(G, st.style, st.layers)
     base = resolve_entry(G, *base_entry(G, st.base), spec.class_idx) if st.base is not None else keys_[0]
@@ -165,14 +172,16 @@ def plan_path(G, keys, spec: PathSpec | None = None, *, durations: list[float] |
         to_w = None
 
     psi, cutoff = resolve_truncation(G, tr.psi, tr.cutoff)
-    hold_frames = int(round(float(t.hold) * fps))
+    hold_frames = placed.hold_frames if placed else int(round(float(t.hold) * fps))
     seg_frames = segment_frames(t, S)
     arc = None
-    if t.pace == "even":
+    if t.pace == "even":                         # (placed keys keep their frames: even pace within each)
         arc = arc_table(curve, to_w, moving, S)
-        seg_frames = even_seg_frames(arc.lengths, sum(seg_frames))
+        if placed is None:
+            seg_frames = even_seg_frames(arc.lengths, sum(seg_frames))
         arc.equalize_chords(seg_frames, lambda seg, u: _chords(curve, to_w, moving, seg, u))
-    timeline = Timeline(fps=fps, hold_frames=hold_frames, seg_frames=tuple(seg_frames), loop=loop)
+    timeline = Timeline(fps=fps, hold_frames=hold_frames, seg_frames=tuple(seg_frames), loop=loop,
+                        lead_frames=placed.lead_frames if placed else 0, tail_frames=placed.tail_frames if placed else 0)
 
     evaluator = PathEvaluator(timeline=timeline, curve=curve, to_w=to_w, key_ws=key_ws, base_w=base.w, style=style,
                               stagger=float(st.stagger), easing_name=spec.easing, arc=arc, w_avg=G.w_avg,

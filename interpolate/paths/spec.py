@@ -12,15 +12,17 @@ against the generator with one-line errors.
 Extension points (not implemented yet, planned without another redesign):
   * a semantic direction added to the path: a `directions` field here (vector, layers, strength(t)),
     applied by `PathEvaluator.edit` in paths/path.py, after style mixing and before truncation;
-  * externally timed transitions (music beats): `Timing.durations` already takes seconds per
-    transition; frame counts per transition would be one more `Timing` field read by
-    `plan.segment_frames`.
+  * externally timed transitions (music beats): `Timing.key_timing` (paths.timing.KeyTiming: lead
+    frames, frames per transition, tail frames), read by `plan.segment_frames`; the keys are cycled
+    to the number it places.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from .timing import KeyTiming
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class Timing:
     hold: float = 0.0                         # seconds held on each keyframe
     loop: bool = False
     pace: str = "key"                         # key | even
+    key_timing: KeyTiming | None = None       # keys placed from outside in frames (music: on beats); not a
+                                              # flat name: the song's analysis records it (audio/music.py)
 
 
 @dataclass(frozen=True)

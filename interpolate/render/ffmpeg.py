@@ -85,13 +85,14 @@ def stop_pipes_under(prefix: str) -> None:
 class FFmpegPipe:
     """An ffmpeg process reading raw rgb24 frames of one size from its stdin."""
 
-    def __init__(self, width: int, height: int, fps: float, out_args: list[str], target: str):
+    def __init__(self, width: int, height: int, fps: float, out_args: list[str], target: str,
+                 extra_inputs: list[str] | tuple = ()):
         self.width, self.height, self.target = width, height, target
         self._err = tempfile.TemporaryFile()
         rate = fps_fraction(fps)
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", str(rate),
-               "-i", "pipe:0", "-an", *out_args]
+               "-i", "pipe:0", *(extra_inputs or ["-an"]), *out_args]      # extra: e.g. a song to mux
         try:
             # its own process group: a terminal's Ctrl-C reaches only us, and we stop ffmpeg (abort) rather
             # than it finishing a file on its own and the pipe breaking under the writer thread
