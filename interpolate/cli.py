@@ -191,6 +191,12 @@ def mix(
         raise typer.Exit(130) from None
 
 
+# --- your own characters and attributes: project, directions (interpolate/cli_latents.py) -------------
+from .cli_latents import register as _register_latents  # noqa: E402
+
+_register_latents(app)
+
+
 # --- presets, reels and batch renders (interpolate/batch) --------------------------------------------
 presets_app = typer.Typer(help="List and show render presets (shipped, in your presets folder, or any .toml).",
                           invoke_without_command=True, no_args_is_help=False)
