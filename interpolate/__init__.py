@@ -23,8 +23,8 @@ def load_generator(path, device=None):
 
 
 def project(G, image, **kwargs):
-    """Fit an image (or a list) in G's W space; see interpolate.project.project."""
-    from .project import project as _project
+    """Fit an image (or a list) in G's W space; see interpolate.projection.project."""
+    from .projection import project as _project
 
     return _project(G, image, **kwargs)
 

@@ -1,6 +1,6 @@
 """CLI commands for your own characters and attributes: `project` (images -> W) and `directions`.
 
-Registered on the main app by `cli.py` (`register(app)`); the work is in interpolate/project and
+Registered on the main app by `cli.py` (`register(app)`); the work is in interpolate/projection and
 interpolate/directions.
 """
 
@@ -43,7 +43,7 @@ def project(
 
       waifu-morph render --keys projected/me.npz,projected/friend.npz --psi 1 --loop -o us.gif
     """
-    from .project.command import run_project
+    from .projection.command import run_project
 
     run_project(inputs, outdir=outdir, steps=steps, space=space, seed=seed, fit=fit, loss=loss, vgg=vgg,
                 save_video=save_video, batch_size=batch_size, overwrite=overwrite, class_idx=class_idx, device=device,

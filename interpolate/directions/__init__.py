@@ -9,7 +9,7 @@
 
     red = from_examples(G, [3, 17, 42], against=[5, 6, 7])   # 'what 3, 17, 42 share and 5, 6, 7 lack'
 
-Modules: sefa.py (which affine feeds which ws, the factorisation), file.py (the Directions value,
+Modules: factorization.py (which affine feeds which ws, the factorisation), file.py (the Directions value,
 dirs.npz, `FILE:INDEX` and strength specs), sheet.py (the picture of what each direction does).
 """
 
@@ -21,8 +21,8 @@ import numpy as np
 
 from ..errors import WaifuError
 from .file import Directions, load_directions, parse_direction, parse_strength
-from .sefa import sefa as sefa_matrix
-from .sefa import style_affines
+from .factorization import sefa as sefa_matrix
+from .factorization import style_affines
 
 
 def resolve_layers(G, layers) -> list[int]:

@@ -9,7 +9,9 @@ The schedule follows the official projector (Karras et al. 2020, sec. 5 and appe
              the noise maps; then every noise map is renormalised to zero mean and unit variance.
 Differences, each for a reason:
   - Several images are fitted at once ([N, ...] w and noise maps of their own), the losses summed.
-    Adam works element by element, so each image follows the same path it would alone.
+    Adam works element by element and the image in batch position i draws its random numbers from
+    its own generator (seed, i), so a result does not depend on the other images in the batch
+    (up to float rounding).
   - Noise maps are passed to synthesis (`noise=`) instead of overwriting the network's buffers, so
     the generator is never modified and StyleGAN1 (noise per layer) and StyleGAN3 (none) work alike.
   - `space='wplus'` fits one w per layer, pulled towards their mean by `wplus_reg` x (mean squared
@@ -107,11 +109,12 @@ def project_tensors(G, targets: torch.Tensor, loss: PerceptualLoss | StructuralL
     expected = (n, G.img_channels, G.img_height, G.img_width)
     assert tuple(targets.shape) == expected, (tuple(targets.shape), expected)
     targets = targets.to(device, torch.float32)
-    gen = torch.Generator(device=device).manual_seed(int(seed))
+    gens = [torch.Generator(device=device).manual_seed(int(seed) * 1_000_003 + i) for i in range(n)]
+    randn = lambda shape: torch.cat([torch.randn((1, *shape), generator=g, device=device) for g in gens])  # noqa: E731
     w_avg, w_std = w_statistics(G, schedule.w_avg_samples, 123 + int(seed), c)
     layers = G.num_ws if space == "wplus" else 1
     w_opt = w_avg.view(1, 1, -1).repeat(n, layers, 1).requires_grad_(True)
-    noises = [torch.randn(n, 1, h, w, generator=gen, device=device).requires_grad_(True) for h, w in G.noise_shapes]
+    noises = [randn((1, h, w)).requires_grad_(True) for h, w in G.noise_shapes]
     optimizer = torch.optim.Adam([w_opt, *noises], betas=(0.9, 0.999), lr=schedule.initial_learning_rate)
     prepared = loss.prepare(targets)
 
@@ -123,7 +126,7 @@ def project_tensors(G, targets: torch.Tensor, loss: PerceptualLoss | StructuralL
         t = step / schedule.steps
         for group in optimizer.param_groups:
             group["lr"] = schedule.learning_rate(t)
-        w_noise = torch.randn(w_opt.shape, generator=gen, device=device) * schedule.w_noise_scale(t, w_std)
+        w_noise = randn(w_opt.shape[1:]) * schedule.w_noise_scale(t, w_std)
         images = synthesize(w_opt + w_noise)
         dist = loss(images, prepared)
         total = dist + schedule.regularize_noise_weight * noise_regularisation(noises) if noises else dist
