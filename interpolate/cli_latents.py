@@ -65,6 +65,7 @@ def directions(
     strength: float = typer.Option(3.0, "--strength", help="The sheet's largest strength, in W units (SeFa's top directions spread about 1-2 units)."),
     columns: int = typer.Option(5, "--columns", help="Strengths per seed on the sheet."),
     psi: Optional[float] = typer.Option(None, "--psi", help="Truncation of the sheet's seeds (default: the checkpoint's own)."),
+    cell: Optional[int] = typer.Option(None, "--cell", help="Pixels per sheet cell (default: the model's size, at least 96, at most 256)."),
     overwrite: bool = typer.Option(False, "--overwrite", "-y", help="Replace existing outputs."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or mps."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary."),
@@ -85,7 +86,7 @@ def directions(
 
     run_directions(checkpoint, output=output, style=style, layers=layers, count=count, from_seeds=from_seeds,
                    against=against, label=label, sheet=sheet, sheet_rows=sheet_rows, sheet_seeds=sheet_seeds,
-                   strength=strength, columns=columns, psi=psi, overwrite=overwrite, device=device, quiet=quiet,
+                   strength=strength, columns=columns, psi=psi, cell=cell, overwrite=overwrite, device=device, quiet=quiet,
                    console=console)
 
 

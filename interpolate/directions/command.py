@@ -13,7 +13,7 @@ from ..seeds import parse_seeds
 def run_directions(checkpoint: str | None, *, output: Path, style: str, layers: str | None, count: int | None,
                    from_seeds: str | None, against: str | None, label: str | None, sheet: Path | None,
                    sheet_rows: int, sheet_seeds: str, strength: float, columns: int, psi: float | None,
-                   overwrite: bool, device: str, quiet: bool, console: Any) -> list[Path]:
+                   cell: int | None = None, overwrite: bool, device: str, quiet: bool, console: Any) -> list[Path]:
     from ..device import pick_device
     from ..loading import load_generator
     from ..render.video import default_checkpoint
@@ -30,6 +30,8 @@ def run_directions(checkpoint: str | None, *, output: Path, style: str, layers: 
         raise WaifuError("--from-seeds and --against go together: the seeds that show it and those that do not")
     if not (strength > 0 and strength == strength and strength != float("inf")):
         raise WaifuError(f"--strength must be a number > 0 (the sheet runs from -strength to +strength), got {strength}")
+    if cell is not None and not 16 <= cell <= 1024:
+        raise WaifuError(f"--cell must be 16 to 1024 pixels, got {cell}")
     if sheet_rows < 1:
         raise WaifuError(f"--sheet-rows must be at least 1, got {sheet_rows}")
     seeds_for_sheet = parse_seeds(sheet_seeds)
@@ -49,7 +51,7 @@ def run_directions(checkpoint: str | None, *, output: Path, style: str, layers: 
     if sheet is not None:
         from .sheet import draw_sheet
 
-        written.append(draw_sheet(G, dirs, sheet, rows, seeds_for_sheet, strength, columns, psi))
+        written.append(draw_sheet(G, dirs, sheet, rows, seeds_for_sheet, strength, columns, psi, cell))
     if not quiet:
         from ..paths.styles import format_layers
 

@@ -19,6 +19,7 @@ from ..images import to_uint8_numpy
 from .file import Directions
 
 GAP = 6
+LABEL_W, HEAD_H = 110, 34
 
 
 def _font(size: int):
@@ -64,7 +65,7 @@ def draw_sheet(G, dirs: Directions, path: str | Path, rows: list[int], seeds: li
     h, w = cells.shape[3:5]
     cell = cell or min(256, max(96, h))
     cw = round(cell * w / h)
-    label_w, head_h = 110, 22
+    label_w, head_h = LABEL_W, HEAD_H
     width = label_w + len(seeds) * (columns * cw + GAP)
     height = head_h + len(rows) * cell
     canvas = Image.new("RGB", (width, height), (255, 255, 255))
@@ -73,8 +74,9 @@ def draw_sheet(G, dirs: Directions, path: str | Path, rows: list[int], seeds: li
     total = float(np.sum(dirs.values)) if dirs.method == "sefa" and np.sum(dirs.values) > 0 else 0.0
     for j in range(len(seeds)):
         x0 = label_w + j * (columns * cw + GAP)
+        draw.text((x0 + 4, 2), f"seed {seeds[j]}", font=font, fill=(0, 0, 0))
         for k, s in enumerate(strengths):
-            draw.text((x0 + k * cw + 4, 4), f"{s:+.1f}" + (f"  seed {seeds[j]}" if k == 0 else ""), font=font, fill=(0, 0, 0))
+            draw.text((x0 + k * cw + 4, 18), f"{s:+.1f}", font=font, fill=(0, 0, 0))
     for i, r in enumerate(rows):
         y0 = head_h + i * cell
         text = f"#{r}" + (f"\n{100 * dirs.values[r] / total:.1f}%" if total else "") + f"\n{dirs.labels[r]}"[:40]
@@ -90,5 +92,5 @@ def draw_sheet(G, dirs: Directions, path: str | Path, rows: list[int], seeds: li
     if path.suffix.lower() != ".png":
         raise WaifuError(f"--sheet must be a .png file, got '{path.name}'")
     with atomic_path(path, suffix=".png") as tmp:
-        canvas.save(tmp, format="PNG")
+        canvas.save(tmp, format="PNG", optimize=True)
     return path
