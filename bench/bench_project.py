@@ -59,6 +59,8 @@ def main() -> None:
     ap.add_argument("--speed-steps", type=int, default=10)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--skip-256", action="store_true", help="leave the 256 px speed rows out")
+    ap.add_argument("--spaces", default="w,wplus", help="spaces of the quality table")
+    ap.add_argument("--skip-speed", action="store_true", help="only the quality table")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -67,8 +69,8 @@ def main() -> None:
     print(f"loss: {loss.name}; torch threads: {torch.get_num_threads()}")
 
     print(f"\n{'model':<30} {'batch':>5} {'steps/s':>8} {'image-steps/s':>14}")
-    models = [("chibi-64 (shipped, 64 px)", G)]
-    if not args.skip_256:
+    models = [] if args.skip_speed else [("chibi-64 (shipped, 64 px)", G)]
+    if not args.skip_256 and not args.skip_speed:
         torch.manual_seed(0)
         models.append(("random StyleGAN2 256 px", networks.build("stylegan2", **RANDOM_256).eval().requires_grad_(False)))
     for name, model in models:
@@ -85,7 +87,7 @@ def main() -> None:
     print(f"\nchibi-64, seeds {seeds[0]}-{seeds[-1]} at psi 0.7; mean-W image: PSNR {start:.2f} dB")
     print(f"{'space':<6} {'steps':>6} {'PSNR dB':>8} {'min':>6} {loss.name + ' dist':>16} {'seconds':>8}")
     for steps in [int(s) for s in args.steps.split(",")]:
-        for space in ("w", "wplus"):
+        for space in args.spaces.split(","):
             t0 = time.perf_counter()
             fit = project_tensors(G, targets, loss, schedule=Schedule(steps=steps), space=space)
             print(f"{space:<6} {steps:>6} {np.mean(fit.psnr):>8.2f} {np.min(fit.psnr):>6.2f} "

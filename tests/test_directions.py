@@ -118,7 +118,7 @@ def test_cli_writes_directions_and_a_sheet(tmp_path, G2, capsys):
     assert dirs.method == "sefa" and dirs.layers == (4, 5, 6, 7) and len(dirs) == G2.w_dim
     assert np.allclose(dirs.vectors, sefa(G2, "middle").vectors, atol=1e-6)
     img = Image.open(sheet)
-    assert img.size[1] == 22 + 3 * 96 and img.size[0] == 110 + 2 * (3 * 96 + 6)
+    assert img.size[1] == 34 + 3 * 96 and img.size[0] == 110 + 2 * (3 * 96 + 6)
     red = tmp_path / "red.npz"
     assert cli("directions", ckpt, "--from-seeds", "3,17", "--against", "5", "--label", "red eyes", "-o", red, "-q") == 0
     assert load_directions(red).labels == ["red eyes"]
@@ -133,3 +133,24 @@ def test_cli_writes_directions_and_a_sheet(tmp_path, G2, capsys):
     np.savez(other, w=np.zeros(3))
     with pytest.raises(WaifuError, match="not a directions file"):
         load_directions(other)
+
+
+def test_a_walk_runs_from_a_to_b_and_loops_back(tmp_path, G2):
+    from interpolate.directions.walk import make_walk
+
+    path = tmp_path / "dirs.npz"
+    sefa(G2, "coarse").save(path)
+    walk = make_walk(G2, f"{path}:1", "-3:2", loop=False)
+    s = walk.strengths(np.arange(11), 11)
+    assert s[0] == -3 and s[-1] == 2 and np.all(np.diff(s) > 0)
+    looped = make_walk(G2, f"{path}:1", "-3:2", loop=True).strengths(np.arange(10), 10)
+    assert looped[0] == -3 and looped[5] == 2 and np.allclose(looped[1:5], looped[9:5:-1])
+    off = walk.offsets(np.array([10]), 11, G2.num_ws)[0]
+    assert np.allclose(off[:4], 2 * sefa(G2, "coarse").vectors[1]) and np.abs(off[4:]).max() == 0
+    for spec, strength, words in [(f"{path}:300", "1", "out of range"), (f"{path}:1", "lots", "number or a range"),
+                                  (f"{path}:1", "1:2:3", "number or a range"), (tmp_path / "none.npz", "1", "not found")]:
+        with pytest.raises(WaifuError, match=words):
+            make_walk(G2, str(spec), strength, loop=False)
+    other = tiny("stylegan2", {**SG2_KW, "w_dim": 8, "z_dim": 8})
+    with pytest.raises(WaifuError, match="num_ws 8, w_dim 16.*num_ws 8, w_dim 8"):
+        make_walk(other, str(path), "1", loop=False)
