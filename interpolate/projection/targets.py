@@ -38,7 +38,7 @@ class Target:
 
     def tensor(self, channels: int = 3) -> torch.Tensor:
         t = torch.from_numpy(np.array(self.array, copy=True)).permute(2, 0, 1).float() / 127.5 - 1
-        return t[:1] if channels == 1 else t
+        return t.mean(dim=0, keepdim=True) if channels == 1 else t
 
 
 def _png_bit_depth(path: str) -> int | None:
