@@ -60,14 +60,34 @@ class DirectionWalk:
                    float(p["strength"][1]), bool(p["loop"]), str(p.get("easing", "linear")), str(p.get("direction", "")))
 
 
-def make_walk(G, direction: str, strength: str | float | None, *, loop: bool, easing: str = "linear") -> DirectionWalk:
-    """`--direction FILE[:I]` and `--strength A:B` for generator G; one-line errors for bad input."""
-    path, index = parse_direction(direction)
-    dirs: Directions = load_directions(path)
-    dirs.check_model(G, f"the directions in '{path}'")
+def make_walk(G, direction, strength=None, *, loop: bool, easing: str = "linear") -> DirectionWalk:
+    """A DirectionWalk for generator G from `--direction FILE[:I]` (or in memory a (Directions, index)
+    pair, or a DirectionWalk) and `--strength A:B` (or B, or (A, B)); one-line errors for bad input."""
+    if isinstance(direction, DirectionWalk):
+        if len(direction.vector) != G.w_dim or max(direction.layers) >= G.num_ws:
+            raise WaifuError(f"the direction walk is for w_dim {len(direction.vector)}; this model has w_dim {G.w_dim}")
+        return direction
+    if isinstance(direction, tuple) and len(direction) == 2 and isinstance(direction[0], Directions):
+        dirs, index = direction
+        source = f"{dirs.method}:{int(index)}"
+    else:
+        path, index = parse_direction(str(direction))
+        dirs = load_directions(path)
+        source = f"{path}:{index}"
+    dirs.check_model(G, f"the directions in '{source.rpartition(':')[0]}'")
     dirs.check_index(index)
-    start, stop = parse_strength("-3:3" if strength is None else strength)
-    if not dirs.layers or max(dirs.layers) >= G.num_ws:
-        raise WaifuError(f"the directions in '{path}' act on ws {list(dirs.layers)}, outside this model's {G.num_ws}")
-    return DirectionWalk(dirs.vectors[index].astype(np.float64), tuple(dirs.layers), start, stop, bool(loop), easing,
-                         f"{path}:{index}")
+    if isinstance(strength, (tuple, list)) and len(strength) == 2:
+        start, stop = parse_strength(f"{strength[0]}:{strength[1]}")
+    else:
+        start, stop = parse_strength("-3:3" if strength is None else strength)
+    return DirectionWalk(dirs.vectors[int(index)].astype(np.float64), tuple(dirs.layers), start, stop, bool(loop),
+                         easing, source)
+
+
+def walk_for(G, spec) -> DirectionWalk | None:
+    """The walk a PathSpec asks for (None without a direction)."""
+    if spec.direction is None or spec.direction == "":
+        if spec.strength is not None:
+            raise WaifuError("--strength needs --direction FILE:INDEX (a file from `waifu-morph directions`)")
+        return None
+    return make_walk(G, spec.direction, spec.strength, loop=bool(spec.timing.loop), easing=spec.easing)
