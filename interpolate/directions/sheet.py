@@ -2,8 +2,9 @@
 
 A row per direction, labelled on the left (its number and, for SeFa, its share of the eigenvalues);
 in each row, for each seed, columns from -strength to +strength (the middle column, strength 0, is
-the seed itself); strengths along the top. Seeds are mapped with the checkpoint's truncation, then
-moved: ws[:, layers] += s * direction, as `render --direction` moves a frame.
+the seed itself); strengths along the top. Each seed's untruncated ws are moved,
+ws[:, layers] += s * direction, then truncated with the checkpoint's psi: exactly what
+`render --direction` does to a frame.
 """
 
 from __future__ import annotations
@@ -35,15 +36,16 @@ def _font(size: int):
 def sheet_cells(G, dirs: Directions, rows: list[int], seeds: list[int], strengths: np.ndarray, psi: float | None,
                 batch: int = 16) -> np.ndarray:
     """uint8 [len(rows), len(seeds), len(strengths), H, W, 3]."""
-    from ..paths.plan import resolve_truncation
+    from ..paths.truncation import resolve_truncation, truncate
     from ..seeds import z_from_seed
 
     psi, cutoff = resolve_truncation(G, psi, None)
     device = G.w_avg.device
     z = torch.from_numpy(np.concatenate([z_from_seed(s, G.z_dim) for s in seeds])).to(device, torch.float32)
-    base = G.mapping(z, None, truncation_psi=psi, truncation_cutoff=cutoff).double().cpu().numpy()   # [S, num_ws, w_dim]
+    base = G.mapping(z, None).double().cpu().numpy()                    # [S, num_ws, w_dim] untruncated
     ws = np.stack([[base[s] + dirs.offset(r, strengths) for s in range(len(seeds))] for r in rows])
-    flat = torch.from_numpy(ws.reshape(-1, G.num_ws, G.w_dim)).to(device, torch.float32)
+    flat = torch.from_numpy(ws.reshape(-1, G.num_ws, G.w_dim).astype(np.float32))
+    flat = truncate(flat, G.w_avg.detach().float().cpu(), psi, cutoff).to(device)
     images = np.concatenate([to_uint8_numpy(G.synthesis(flat[i:i + batch])) for i in range(0, len(flat), batch)])
     images = np.repeat(images, 3, axis=3) if images.shape[3] == 1 else images[..., :3]
     return images.reshape(len(rows), len(seeds), len(strengths), *images.shape[1:])

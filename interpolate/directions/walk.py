@@ -2,7 +2,8 @@
 
 Each frame of a path (a morph, or one key held still) gets
 
-    ws[:, layers] += s(frame) * direction          after truncation, so psi does not shrink it
+    ws[:, layers] += s(frame) * direction          on the untruncated ws, before truncation (as the
+                                                   sheet draws it; psi 0.7 shrinks a step to 0.7 of it)
 
 with s running from A to B over the clip, eased (the path's --easing), and for a looping clip from
 A to B and back to A, so the loop stays seamless. The direction's layers are those it was made for
