@@ -2,6 +2,7 @@
 
     G = load_model(checkpoint, device)                     # interpolate.loading (once per checkpoint)
     frames = render_options(G, opts, on_frames)            # plan_path + the streaming renderer
+    check_options(G, opts)                                 # what that would check, nothing written (dry runs)
     frames = render_path(G, path, opts, on_frames, frame_hook)   # any paths.RenderablePath (reels)
     read_sidecar(output) -> dict | None                    # what a finished output was made from
 """
@@ -28,6 +29,13 @@ def render_options(G, opts, on_frames: Callable | None = None) -> int:
     from ..paths import plan_path
 
     return render_path(G, plan_path(G, opts), opts, on_frames)
+
+
+def check_options(G, opts) -> None:
+    """Every check a render of `opts` with G runs (output, keys, styles, timing), writing nothing."""
+    from ..render.video import check_render
+
+    check_render(G, opts)
 
 
 def render_path(G, path, opts, on_frames: Callable | None = None, frame_hook: Callable | None = None) -> int:

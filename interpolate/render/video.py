@@ -48,11 +48,12 @@ def default_checkpoint() -> str:
     return str(SHIPPED_CHECKPOINT)
 
 
-def check_output_options(opts: OutputSpec | RenderOptions, fps: float | None = None) -> OutputTarget:
-    """Everything about the output that can be checked before a model is loaded."""
+def check_output_options(opts: OutputSpec | RenderOptions, fps: float | None = None, create: bool = True) -> OutputTarget:
+    """Everything about the output that can be checked before a model is loaded (create=False: without
+    creating the output's folder, for dry runs)."""
     if isinstance(opts, RenderOptions):
         opts, fps = opts.output_spec(), opts.fps
-    target = OutputTarget.plan(opts.output, bool(opts.overwrite))
+    target = OutputTarget.plan(opts.output, bool(opts.overwrite), create=create)
     check_settings(encode_settings(opts, float(fps if fps is not None else 30.0)))
     parse_size(opts.size)
     parse_grid(opts.grid)
@@ -89,7 +90,6 @@ def render(opts: RenderOptions, console=None, sidecar_data: dict | None = None) 
     """Load the checkpoint, plan the path(s) and render opts.output; prints notes and a summary line."""
     from ..device import pick_device
     from ..loading import load_generator
-    from ..paths import plan_path
     from .pipeline import resolve_precision
     from .sidecar import check_checkpoint_matches
 
@@ -100,10 +100,7 @@ def render(opts: RenderOptions, console=None, sidecar_data: dict | None = None) 
     G = load_generator(checkpoint, device=device)
     if sidecar_data is not None:
         check_checkpoint_matches(sidecar_data, G)
-    cols, rows = parse_grid(opts.grid)
-    if opts.save_latents and cols * rows > 1:
-        raise WaifuError("--save-latents writes one path; it cannot be combined with --grid")
-    paths = [plan_path(G, o) for o in grid_options(opts, cols, rows)]     # keys + o.path_spec(), or a replay
+    paths, cols, rows = plan_render(G, opts)
     result = render_paths(G, paths, opts.output_spec(), device=opts.device_spec(), recipe=opts.to_dict(),
                           cols=cols, rows=rows, console=console)
     if console is not None and not opts.quiet:
@@ -113,6 +110,24 @@ def render(opts: RenderOptions, console=None, sidecar_data: dict | None = None) 
             console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
         console.print(escape(result.summary()), highlight=False, soft_wrap=True)
     return result
+
+
+def plan_render(G, opts: RenderOptions) -> tuple[list, int, int]:
+    """(paths, cols, rows) of opts with G loaded: every check of the keys, styles and timing runs here."""
+    from ..paths import plan_path
+
+    cols, rows = parse_grid(opts.grid)
+    if opts.save_latents and cols * rows > 1:
+        raise WaifuError("--save-latents writes one path; it cannot be combined with --grid")
+    paths = [plan_path(G, o) for o in grid_options(opts, cols, rows)]     # keys + o.path_spec(), or a replay
+    return paths, cols, rows
+
+
+def check_render(G, opts: RenderOptions) -> None:
+    """What rendering opts with G would check, and nothing written (dry runs): the output, then the
+    planned path(s). A one-line WaifuError on the first problem."""
+    check_output_options(opts, create=False)
+    plan_render(G, opts)
 
 
 def render_path(G, path, output, on_frames: Callable | None = None,
@@ -226,5 +241,6 @@ def _progress(total: int, on_frames, console, quiet: bool, name: str):
     return progress, lambda n: progress.advance(task, n)
 
 
-__all__ = ["render", "render_path", "render_paths", "default_checkpoint", "check_output_options", "grid_options",
+__all__ = ["render", "render_path", "render_paths", "default_checkpoint", "check_output_options", "check_render",
+           "plan_render", "grid_options",
            "SHIPPED_CHECKPOINT"]

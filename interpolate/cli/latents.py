@@ -1,7 +1,6 @@
-"""CLI commands for your own characters and attributes: `project` (images -> W) and `directions`.
+"""Your own characters and attributes: `project` (images -> W) and `directions` (SeFa, examples).
 
-Registered on the main app by `cli.py` (`register(app)`); the work is in interpolate/projection and
-interpolate/directions.
+The work is in interpolate/projection and interpolate/directions.
 """
 
 from __future__ import annotations
@@ -10,11 +9,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-console = Console(stderr=True)
+from .app import app, console
 
 
+@app.command()
 def project(
     inputs: list[str] = typer.Argument(..., help="\\[CKPT] IMAGE...: an optional checkpoint (.pkl/.pt) first, then one or more images (PNG, JPEG, WebP, ...)."),
     outdir: Path = typer.Option(Path("projected"), "--outdir", "-o", help="Folder for NAME.npz, NAME.png (target | fit) and NAME.mp4."),
@@ -43,13 +42,14 @@ def project(
 
       waifu-morph render --keys projected/me.npz,projected/friend.npz --psi 1 --loop -o us.gif
     """
-    from .projection.command import run_project
+    from ..projection.command import run_project
 
     run_project(inputs, outdir=outdir, steps=steps, space=space, seed=seed, fit=fit, loss=loss, vgg=vgg,
                 save_video=save_video, batch_size=batch_size, overwrite=overwrite, class_idx=class_idx, device=device,
                 quiet=quiet, console=console)
 
 
+@app.command()
 def directions(
     checkpoint: Optional[str] = typer.Argument(None, help="Checkpoint (.pkl or .pt). Default: the model shipped in checkpoints/."),
     output: Path = typer.Option(Path("dirs.npz"), "--output", "-o", help="Directions file to write (.npz)."),
@@ -82,14 +82,9 @@ def directions(
 
       waifu-morph directions --from-seeds 3,17,42 --against 5,6,7 --label "red eyes" -o red.npz --sheet red.png
     """
-    from .directions.command import run_directions
+    from ..directions.command import run_directions
 
     run_directions(checkpoint, output=output, style=style, layers=layers, count=count, from_seeds=from_seeds,
                    against=against, label=label, sheet=sheet, sheet_rows=sheet_rows, sheet_seeds=sheet_seeds,
                    strength=strength, columns=columns, psi=psi, cell=cell, overwrite=overwrite, device=device, quiet=quiet,
                    console=console)
-
-
-def register(app: typer.Typer) -> None:
-    app.command()(project)
-    app.command()(directions)
