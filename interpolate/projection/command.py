@@ -127,7 +127,9 @@ def run_project(inputs: list[str], *, outdir: Path, steps: int, space: str, seed
     batch_size = batch_size or (8 if dev.type == "cuda" else 4)
     written: list[Path] = []
     results = []
-    with _progress(quiet, console) as progress:
+    from ..render.pipeline import cpu_threads
+
+    with _progress(quiet, console) as progress, cpu_threads(dev):     # OpenMP teams spin on shared cores
         for start in range(0, len(targets), batch_size):
             chunk = targets[start:start + batch_size]
             fit_result = _fit_chunk(G, chunk, outputs[start:start + batch_size], loss_fn, steps, space, seed, c,
