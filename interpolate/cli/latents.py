@@ -59,6 +59,7 @@ def directions(
     from_seeds: Optional[str] = typer.Option(None, "--from-seeds", help="Seeds that show an attribute (e.g. red eyes): one direction from their mean w ..."),
     against: Optional[str] = typer.Option(None, "--against", help="... minus the mean w of these seeds, which do not show it."),
     label: Optional[str] = typer.Option(None, "--label", help="A name for a --from-seeds direction (e.g. 'red eyes')."),
+    class_idx: Optional[int] = typer.Option(None, "--class-idx", help="Class of a conditional model, for --from-seeds."),
     sheet: Optional[Path] = typer.Option(None, "--sheet", help="Also draw a PNG: a row per direction, columns from -strength to +strength, on --sheet-seeds."),
     sheet_rows: int = typer.Option(5, "--sheet-rows", help="Directions drawn on the sheet (the strongest first)."),
     sheet_seeds: str = typer.Option("0,1,2", "--sheet-seeds", help="Seeds drawn in each row of the sheet."),
@@ -85,6 +86,6 @@ def directions(
     from ..directions.command import run_directions
 
     run_directions(checkpoint, output=output, style=style, layers=layers, count=count, from_seeds=from_seeds,
-                   against=against, label=label, sheet=sheet, sheet_rows=sheet_rows, sheet_seeds=sheet_seeds,
+                   against=against, label=label, class_idx=class_idx, sheet=sheet, sheet_rows=sheet_rows, sheet_seeds=sheet_seeds,
                    strength=strength, columns=columns, psi=psi, cell=cell, overwrite=overwrite, device=device, quiet=quiet,
                    console=console)

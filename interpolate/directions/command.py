@@ -12,6 +12,7 @@ from ..seeds import parse_seeds
 
 def run_directions(checkpoint: str | None, *, output: Path, style: str, layers: str | None, count: int | None,
                    from_seeds: str | None, against: str | None, label: str | None, sheet: Path | None,
+                   class_idx: int | None = None,
                    sheet_rows: int, sheet_seeds: str, strength: float, columns: int, psi: float | None,
                    cell: int | None = None, overwrite: bool, device: str, quiet: bool, console: Any) -> list[Path]:
     from ..device import pick_device
@@ -41,7 +42,7 @@ def run_directions(checkpoint: str | None, *, output: Path, style: str, layers: 
     chosen = layers if layers else style
     started = time.perf_counter()
     if from_seeds is not None:
-        dirs = from_examples(G, parse_seeds(from_seeds), parse_seeds(against), chosen, label=label)
+        dirs = from_examples(G, parse_seeds(from_seeds), parse_seeds(against), chosen, class_idx=class_idx, label=label)
     else:
         dirs = sefa(G, chosen, count)
     seconds = time.perf_counter() - started
