@@ -118,7 +118,7 @@ def test_bad_direction_values_are_one_line_and_write_nothing(tmp_path, setup, ca
     assert not out.exists() and not Path(f"{out}.json").exists()
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_mutated_directions_files_are_a_clean_success_or_one_line(tmp_path_factory, setup, data):
     """Random damage to a valid dirs.npz (bytes flipped, cut short, arrays replaced): render either

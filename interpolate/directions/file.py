@@ -68,32 +68,49 @@ class Directions:
 
 
 def load_directions(path: str | os.PathLike) -> Directions:
-    """Read a dirs.npz; one-line errors for anything else."""
+    """Read a dirs.npz; one-line errors for anything else (every array is checked for shape and type)."""
     name = os.path.basename(str(path))
     if not os.path.isfile(path):
         raise WaifuError(f"directions file '{path}' not found; make one with `waifu-morph directions -o {name}`")
+    again = "make it again with `waifu-morph directions`"
     try:
         with np.load(path, allow_pickle=False) as data:
-            missing = [k for k in ("directions", "layers", "num_ws", "w_dim") if k not in data]
+            if not hasattr(data, "files"):
+                raise WaifuError(f"'{name}' is a single .npy array, not a directions .npz; {again}")
+            missing = [k for k in ("directions", "layers", "num_ws", "w_dim") if k not in data.files]
             if missing:
-                raise WaifuError(f"'{name}' is not a directions file (no {missing[0]}); make one with `waifu-morph directions`")
-            vectors = np.asarray(data["directions"])
-            layers = tuple(int(i) for i in np.asarray(data["layers"]).ravel())
-            num_ws, w_dim = int(data["num_ws"]), int(data["w_dim"])
-            values = np.asarray(data["values"]) if "values" in data else np.zeros(len(vectors))
-            method = str(data["method"]) if "method" in data else "unknown"
-            labels = [str(s) for s in data["labels"]] if "labels" in data else [str(i) for i in range(len(vectors))]
+                raise WaifuError(f"'{name}' is not a directions file (no {missing[0]}); {again}")
+            arrays = {k: np.asarray(data[k]) for k in data.files}
     except WaifuError:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, TypeError) as exc:
-        raise WaifuError(f"'{name}' cannot be read as a directions .npz ({type(exc).__name__}); make it again") from None
-    if vectors.ndim != 2 or vectors.shape[1] != w_dim or not np.issubdtype(vectors.dtype, np.floating):
-        raise WaifuError(f"'{name}': directions have shape {list(vectors.shape)}, expected [K, {w_dim}] floats")
-    if not np.all(np.isfinite(vectors)) or not layers or min(layers) < 0 or max(layers) >= num_ws:
-        raise WaifuError(f"'{name}' holds non-finite directions or layers outside 0-{num_ws - 1}; make it again")
-    if len(values) != len(vectors) or len(labels) != len(vectors):
-        raise WaifuError(f"'{name}': values/labels do not match its {len(vectors)} directions; make it again")
-    return Directions(vectors.astype(np.float32), values, layers, num_ws, w_dim, method, labels)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, TypeError, KeyError) as exc:
+        raise WaifuError(f"'{name}' cannot be read as a directions .npz ({type(exc).__name__}); {again}") from None
+    vectors, layers = arrays["directions"], arrays["layers"]
+    num_ws, w_dim = _whole(arrays["num_ws"], "num_ws", name), _whole(arrays["w_dim"], "w_dim", name)
+    if vectors.ndim != 2 or len(vectors) < 1 or vectors.shape[1] != w_dim or not np.issubdtype(vectors.dtype, np.floating):
+        raise WaifuError(f"'{name}': directions have shape {list(vectors.shape)} ({vectors.dtype}), expected [K, {w_dim}] "
+                         f"floats; {again}")
+    if not np.all(np.isfinite(vectors)):
+        raise WaifuError(f"'{name}' holds non-finite directions; {again}")
+    if layers.ndim != 1 or len(layers) < 1 or not np.issubdtype(layers.dtype, np.integer) or layers.min() < 0 \
+            or layers.max() >= num_ws:
+        raise WaifuError(f"'{name}': layers must be ws indices 0-{num_ws - 1}, got {layers.tolist()!r:.60}; {again}")
+    k = len(vectors)
+    values = arrays.get("values", np.zeros(k))
+    labels = arrays.get("labels", np.array([str(i) for i in range(k)]))
+    if values.shape != (k,) or not np.issubdtype(values.dtype, np.number) or labels.shape != (k,) \
+            or labels.dtype.kind != "U":
+        raise WaifuError(f"'{name}': values and labels must be {k} numbers and {k} strings, one per direction; {again}")
+    method = arrays.get("method", np.str_("unknown"))
+    method = str(method) if method.ndim == 0 and method.dtype.kind == "U" else "unknown"
+    return Directions(vectors.astype(np.float32), values.astype(np.float64), tuple(int(i) for i in layers), num_ws, w_dim,
+                      method, [str(x) for x in labels])
+
+
+def _whole(value: np.ndarray, what: str, name: str) -> int:
+    if value.ndim != 0 or not np.issubdtype(value.dtype, np.integer) or int(value) < 1:
+        raise WaifuError(f"'{name}': {what} must be one whole number >= 1; make it again with `waifu-morph directions`")
+    return int(value)
 
 
 def parse_direction(spec: str) -> tuple[str, int]:
