@@ -1,4 +1,4 @@
-"""The procedural data set and the trainer of the shipped model (interpolate/train)."""
+"""The procedural data set, training / fine-tuning on the user's images, and the model check (interpolate/train)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def dataset(
                   console=console)
 
 
-train_app = typer.Typer(help="Train a small StyleGAN2 on the procedural chibi data set (CPU or GPU).",
+train_app = typer.Typer(help="Train or fine-tune a StyleGAN2 on your own images or the procedural chibi data set (CPU or GPU).",
                         no_args_is_help=True)
 app.add_typer(train_app, name="train")
 
@@ -39,11 +39,20 @@ app.add_typer(train_app, name="train")
 def train_run(
     out: Path = typer.Option(Path("runs/chibi-64"), "--out", "-o", help="Run folder: snapshot.pt, model.pt, samples/, stats.jsonl."),
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue from a snapshot.pt (its config is kept; --kimg may extend it)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Your images: a folder (png/jpg/webp, searched recursively) or a dataset_tool.py zip. Default: the procedural chibi set."),
+    square: str = typer.Option("crop", "--square", help="Non-square images: crop (centre square) or pad (whole picture on its border colour)."),
+    xflip: bool = typer.Option(False, "--xflip", help="Also train on mirrored copies of --data (doubles the set)."),
+    cond: bool = typer.Option(False, "--cond", help="Conditional model on the class labels of dataset.json (in the folder or zip)."),
+    init: Optional[Path] = typer.Option(None, "--init", help="Fine-tune: start from this StyleGAN2 model (any format waifu-morph loads; an NVIDIA .pkl also gives its D). Keeps its size and architecture."),
+    augment: Optional[str] = typer.Option(None, "--augment", help="ada (adaptive, default with --data), fixed (constant --aug-p) or none (default on the procedural set)."),
+    aug_p: float = typer.Option(0.0, "--aug-p", help="Starting augmentation probability (ada) or the constant one (fixed)."),
+    ada_target: float = typer.Option(0.6, "--ada-target", help="ADA: raise p while E\\[sign D(real)] is above this."),
+    ada_kimg: float = typer.Option(100.0, "--ada-kimg", help="ADA: thousand images for p to move by 1."),
     kimg: float = typer.Option(200.0, "--kimg", help="Stop after this many thousand real images."),
-    resolution: int = typer.Option(64, "--resolution", help="Image size (power of two)."),
+    resolution: Optional[int] = typer.Option(None, "--resolution", help="Image size (power of two; default 64, or the --init model's)."),
     batch: int = typer.Option(8, "--batch", help="Images per step (multiple of 4)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the weights and the training noise."),
-    dataset_seed: int = typer.Option(0, "--dataset-seed", help="Seed of the procedural data set."),
+    dataset_seed: int = typer.Option(0, "--dataset-seed", help="Seed of the procedural data set (with --data: of the shuffling)."),
     channel_base: int = typer.Option(1024, "--channel-base", help="Channels at resolution r: min(channel_base / r, channel_max)."),
     channel_max: int = typer.Option(128, "--channel-max", help="Most channels in any layer."),
     z_dim: int = typer.Option(256, "--z-dim", help="Latent size."),
@@ -60,19 +69,30 @@ def train_run(
     workers: Optional[int] = typer.Option(None, "--workers", help="Processes drawing the data set ahead (default: 0 on CPU, up to 8 on CUDA)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Log lines instead of a progress bar (for nohup runs)."),
 ) -> None:
-    """Train (or resume) a StyleGAN2 on the chibi data set; writes a model waifu-morph renders directly.
+    """Train (or resume, or fine-tune) a StyleGAN2; writes a model every waifu-morph command renders.
 
-    The shipped checkpoints/chibi-64.pt is these defaults plus --g-arch resnet --gamma 0.8 --seed 1
-    (see checkpoints/README.md).
+    On your pictures: --data FOLDER (or a dataset_tool.py zip) squares every image at --resolution,
+    skips unreadable files with a note, and turns on adaptive augmentation (ADA): its probability p
+    rises while the discriminator memorises the set. --init starts from a trained StyleGAN2 (for an
+    NVIDIA .pkl also from its discriminator). Progress shows kimg, losses, images/s and p; every
+    --snapshot-minutes the run folder gets snapshot.pt (--resume continues exactly), model.pt and a
+    sample grid.
 
-    Example:  waifu-morph train run --out runs/chibi-64 --g-arch resnet --gamma 0.8 --seed 1
+    The shipped checkpoints/chibi-64.pt is the procedural-set defaults plus --g-arch resnet --gamma
+    0.8 --seed 1 (see checkpoints/README.md).
+
+    Examples:
+      waifu-morph train run --data faces/ --resolution 64 --xflip --out runs/faces --kimg 50
+      waifu-morph train run --data faces/ --init checkpoints/chibi-64.pt --out runs/faces-ft --kimg 20
+      waifu-morph train run --out runs/chibi-64 --g-arch resnet --gamma 0.8 --seed 1
     """
     from ..train.commands import run_training
 
     run_training(out, resume, quiet, console, device=device, workers=workers, kimg=kimg, resolution=resolution, batch=batch, seed=seed,
                  dataset_seed=dataset_seed, channel_base=channel_base, channel_max=channel_max, z_dim=z_dim,
                  w_dim=w_dim, map_layers=map_layers, noise=noise, g_architecture=g_arch, g_lr=lr, d_lr=lr, r1_gamma=gamma, mixing_prob=mixing,
-                 snapshot_minutes=snapshot_minutes, threads=threads)
+                 snapshot_minutes=snapshot_minutes, threads=threads, data=data, square=square, xflip=xflip, cond=cond,
+                 init=init, augment=augment, aug_p=aug_p, ada_target=ada_target, ada_kimg=ada_kimg)
 
 
 @train_app.command("export")
@@ -96,16 +116,27 @@ def train_check(
     reference: int = typer.Option(5000, "--reference", help="Compare with the first N data-set images."),
     psi: float = typer.Option(1.0, "--psi", help="Truncation psi of the generated images."),
     dataset_seed: int = typer.Option(0, "--dataset-seed", help="Seed of the data set the model was trained on."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Measure against your images (folder or zip) instead of the procedural set."),
+    square: str = typer.Option("crop", "--square", help="How --data images were squared: crop or pad."),
+    fd_images: int = typer.Option(1000, "--fd-images", help="Generated images for the Frechet distance."),
     markdown: bool = typer.Option(False, "--markdown", help="Print the tables as Markdown (for the model card)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Measure how close a model's images are to the data set, next to random weights and held-out data.
+    """Measure how close a model's images are to its data set, next to random weights and held-out data.
 
-    Example:  waifu-morph train check checkpoints/chibi-64.pt --seeds 100 --reference 5000
+    Two numbers: the nearest-data-set distance (mean pixel difference at 32 px to the closest real
+    image) and a Frechet distance between generated and real images on the features of a fixed
+    random-weight conv net (no download; NOT the Inception-based FID, so compare it only with other
+    runs of this command at the same image counts). The floor rows show what real images score.
+
+    Examples:
+      waifu-morph train check checkpoints/chibi-64.pt --seeds 100 --reference 5000
+      waifu-morph train check runs/faces/model.pt --data faces/
     """
     from ..train.commands import print_check
 
-    print_check(model, seeds, reference, psi, dataset_seed, console, quiet=quiet or markdown, markdown=markdown)
+    print_check(model, seeds, reference, psi, dataset_seed, console, quiet=quiet or markdown, markdown=markdown,
+                data=data, square=square, fd_images=fd_images)
 
 
 @train_app.command("figures")
@@ -122,4 +153,3 @@ def train_figures(
     from ..train.commands import write_figures
 
     write_figures(model, outdir, psi, scale, console)
-
