@@ -10,13 +10,14 @@ No logic lives here: each command hands its options to the module that does the 
     studio.py     studio (the local web page, interpolate/studio)
     training.py   dataset, train run/export/check/figures
     music.py      beats (the render's --audio flags are in drawing.py)
+    latents.py    project, directions
 """
 
 from __future__ import annotations
 
 import sys
 
-from . import drawing, music, recipes, studio, training  # noqa: F401  (they register their commands on app)
+from . import drawing, latents, music, recipes, studio, training  # noqa: F401  (they register their commands on app)
 from .app import app, console
 from .drawing import _given  # noqa: F401  (tests read the typed-flag detection of render --from)
 from .guard import print_error, print_interrupted, stopping_signals
