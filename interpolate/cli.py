@@ -204,7 +204,7 @@ def presets_list(ctx: typer.Context) -> None:
     Example:  waifu-morph presets
     """
     if ctx.invoked_subcommand is None:
-        from .batch.presets import print_list
+        from .presets import print_list
 
         print_list(Console())
 
@@ -215,7 +215,7 @@ def presets_show(name: str = typer.Argument(..., help="Preset name or path to a 
 
     Example:  waifu-morph presets show x-gif
     """
-    from .batch.presets import print_show
+    from .presets import print_show
 
     print_show(name, Console())
 

@@ -8,7 +8,6 @@ mismatch is reported by name in one line.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import torch
 from . import networks
 from .device import pick_device
 from .errors import CheckpointError
+from .files import sha256_file
 from .formats import CheckpointData, read_checkpoint
 
 
@@ -36,11 +36,7 @@ class CheckpointInfo:
     def sha256(self) -> str:
         """SHA-256 of the file, computed on first use."""
         if self._sha256 is None:
-            h = hashlib.sha256()
-            with open(self.path, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-            self._sha256 = h.hexdigest()
+            self._sha256 = sha256_file(self.path)
         return self._sha256
 
 
@@ -115,7 +111,7 @@ def _style_group_lines(G: torch.nn.Module) -> list[str]:
 
 def _truncation_text(G: torch.nn.Module) -> str:
     """What `image` and `render` apply when --psi / --cutoff are not given (paths.resolve_truncation)."""
-    from .paths.plan import resolve_truncation
+    from .paths.truncation import resolve_truncation
 
     stored = any(getattr(G, a, None) is not None for a in ("default_truncation_psi", "default_truncation_cutoff"))
     psi, cutoff = resolve_truncation(G, None, None)

@@ -1,8 +1,14 @@
-"""Everything a render needs to be repeated, in one flat options object.
+"""The flat schema: every option of a render, by the names users write, and the edge to typed specs.
 
 The CLI, presets, reels, batch jobs and the JSON sidecar all read and write `RenderOptions`; field
 names are the keys of preset TOML files and sidecars (CLI flags are the same names with dashes).
-`paths/` owns the meaning of the path fields, `render/` of the output fields.
+Below this edge nothing takes the whole bag: it is turned once into typed specs,
+
+    opts.path_spec()     -> paths.PathSpec      (with opts.keys: what plan_path takes)
+    opts.output_spec()   -> render.OutputSpec   (what render_path writes)
+    opts.device_spec()   -> device.DeviceSpec   (where synthesis runs)
+
+Layering presets and sidecars under typed flags lives beside it, in interpolate/presets.py.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ class RenderOptions:
     noise_seed: int = 0                      # seed of random / smooth noise
     noise_drift: float = 0.25                # smooth noise: cycles per second of its slowest component
     class_idx: int | None = None             # class of a conditional model (required when c_dim > 0)
-    durations: list[float] | None = None     # seconds of each transition (API / presets; overrides seconds)
+    durations: list[float] | None = None     # seconds of each transition (overrides seconds and frames)
     save_latents: str | None = None          # write ws per frame and the plan to this .npz
     from_latents: str | None = None          # replay a --save-latents .npz bit for bit (ignores the path fields)
 
@@ -64,6 +70,22 @@ class RenderOptions:
     sidecar: bool = True
     batch_size: int | None = None            # None: adapt to the device
     quiet: bool = False
+
+    # --- the edge: typed specs ------------------------------------------------------------------
+    def path_spec(self):
+        from .paths.spec import PathSpec
+
+        return PathSpec.from_flat(self.to_dict())
+
+    def output_spec(self):
+        from .render.spec import OutputSpec
+
+        return OutputSpec.from_flat(self.to_dict())
+
+    def device_spec(self):
+        from .device import DeviceSpec
+
+        return DeviceSpec(device=self.device, precision=self.precision, batch_size=self.batch_size)
 
     # -------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -203,7 +203,7 @@ def decoded_frames(path: str) -> tuple[int, tuple[int, int]]:
 
 
 def preset_job(name: str, out: Path, checkpoint: str) -> str:
-    from interpolate.batch.presets import resolve
+    from interpolate.presets import resolve
 
     ext = Path(resolve(name).get("output", "x.mp4")).suffix
     size = "36x64" if name == "reel-vertical" else "64x64"                # keep each preset's shape, small
@@ -296,3 +296,13 @@ def test_summary_shows_reasons_with_brackets_verbatim():
     R.print_summary(results, console)
     text = console.export_text()
     assert "failed job 1 ([x]): move it to [reel]" in text
+
+
+def test_csv_x264_preset_column_is_read(tmp_path):
+    """A CSV column `x264_preset` (the x264 speed) loads as that field; it used to crash the loader."""
+    from interpolate.batch import jobs as J
+
+    f = tmp_path / "jobs.csv"
+    f.write_text('keys,output,x264_preset\n"3,17",a.mp4,fast\n')
+    (job,) = J.load_jobs(f)
+    assert job.error is None and job.options.x264_preset == "fast" and job.options.keys == ["3,17"]

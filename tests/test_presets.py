@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import typer
 
-from interpolate.batch import presets as P
+from interpolate import presets as P
 from interpolate.errors import WaifuError
 from interpolate.options import RenderOptions
 
@@ -20,7 +20,7 @@ def user_folder(tmp_path, monkeypatch):
 
 
 def test_shipped_presets_are_package_data_and_all_valid():
-    assert P.shipped_dir().is_dir() and P.shipped_dir().parent.name == "batch"
+    assert P.shipped_dir().is_dir() and P.shipped_dir().parent.name == "interpolate"
     names = [p.name for p in P.list_presets()]
     assert tuple(names) == SHIPPED
     for p in P.list_presets():
@@ -132,20 +132,23 @@ def test_cli_unknown_preset_is_one_line_exit_2(capsys):
     assert len(err.splitlines()) == 1 and "unknown preset 'nope'" in err and "x-gif" in err
 
 
-def test_typed_flags_override_the_preset_and_defaults_do_not():
+def test_typed_flags_override_the_preset_and_defaults_do_not(monkeypatch):
+    """Through the real `render` command: a preset under the typed flags, defaults never over it."""
     from typer.testing import CliRunner
 
+    from interpolate.cli import app
+    from interpolate.render import video
+
     seen = {}
-    app = typer.Typer()
 
-    @app.command()
-    def render(ctx: typer.Context, preset: str = typer.Option(None), style: str = typer.Option("all"),
-               fps: float = typer.Option(30.0), seconds: float = typer.Option(2.0)) -> None:
-        flags = RenderOptions(style=style, fps=fps, seconds=seconds)
-        seen["opts"] = P.with_preset(RenderOptions(), preset, flags, P.typed_params(ctx) - {"preset"})
+    def fake_render(opts, console=None, sidecar_data=None):
+        seen["opts"] = opts
+        return video.RenderResult("x", "gif", 1, 1, 1, 1.0, 1.0, 1, 1.0)
 
-    assert CliRunner().invoke(app, ["--preset", "x-gif", "--fps", "12", "--style", "all"]).exit_code == 0
+    monkeypatch.setattr(video, "render", fake_render)
+    runner = CliRunner()
+    assert runner.invoke(app, ["render", "--preset", "x-gif", "--fps", "12", "--style", "all"]).exit_code == 0
     opts = seen["opts"]
     assert opts.fps == 12.0 and opts.style == "all" and opts.max_size == "15MB" and opts.output == "waifu-x.gif"
-    assert CliRunner().invoke(app, ["--preset", "pose-sweep"]).exit_code == 0
+    assert runner.invoke(app, ["render", "--preset", "pose-sweep"]).exit_code == 0
     assert seen["opts"].style == "coarse" and seen["opts"].seconds == 2.0 and seen["opts"].hold == 0.25

@@ -272,7 +272,7 @@ def test_label_writes_the_seeds_in_the_bottom_left_of_each_cell(tmp_path, tiny_c
         assert in_cell.any() and xs[in_cell].min() < c * 64 + 12
     assert not np.array_equal(changed[:, :64], changed[:, 64:])        # each cell its own seeds
     # the caption follows the path: 'seed 0' on the key frame, 'seed 0 → 1' in the transition
-    from interpolate.render.pipeline import Geometry, Labeler
+    from interpolate.render.frames import Geometry, Labeler
 
     paths = [plan_path(G, c) for c in grid_options(base, 2, 1)]
     lab = Labeler(paths, Geometry(128, 64, 128, 64), 2, 1, 64, 64)
@@ -284,7 +284,7 @@ def test_label_captions_use_only_glyphs_the_font_has(G):
     import numpy as np
 
     from interpolate.paths import plan_path
-    from interpolate.render.pipeline import Geometry, Labeler
+    from interpolate.render.frames import Geometry, Labeler
 
     path = plan_path(G, RenderOptions(keys=["2,3"], frames=2))
     lab = Labeler([path], Geometry(64, 64, 64, 64), 1, 1, 64, 64)

@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 
 from interpolate.errors import WaifuError
-from interpolate.render.encode import (EncodeSettings, ffmpeg_exe, ffmpeg_failure, gif_delays, gif_fps, make_encoder,
-                                       output_kind, parse_bytes)
+from interpolate.render.budget import parse_bytes
+from interpolate.render.containers import gif_delays, gif_fps, output_kind
+from interpolate.render.encode import EncodeSettings, make_encoder
+from interpolate.render.ffmpeg import ffmpeg_exe, ffmpeg_failure
 
 
 # --- readers ----------------------------------------------------------------------------------------
@@ -300,7 +302,7 @@ def test_webp_max_size_reports_the_frames_really_in_the_file(tmp_path):
 
 
 def test_frames_in_an_mp4_are_read_from_its_sample_table(tmp_path):
-    from interpolate.render.encode import frames_in_file
+    from interpolate.render.containers import frames_in_file
 
     _, path = encode("mp4", tmp_path, smooth_frames(7, 32, 32))
     assert frames_in_file(path, "mp4", 99, 20.0, 10.0) == 7
@@ -337,7 +339,7 @@ def test_ffmpeg_failures_become_one_line_errors():
 
 
 def test_errors_name_the_output_not_its_temporary_file():
-    from interpolate.render.encode import shown_name
+    from interpolate.render.ffmpeg import shown_name
 
     assert shown_name("out/.a.gif.29oq1a62.part") == "out/a.gif" and shown_name("out/.fr.x_y.part/") == "out/fr"
     assert "'a.mp4'" in str(ffmpeg_failure("No space left on device", "/x/.a.mp4.k3j_9.part"))
@@ -356,7 +358,7 @@ def test_missing_ffmpeg_is_a_one_line_error(monkeypatch, tmp_path):
 
 
 def test_bad_settings_are_one_line_errors(tmp_path):
-    for bad in (dict(codec="vp9"), dict(preset="warp"), dict(crf=60), dict(gif_quality="ultra"), dict(fps=0)):
+    for bad in (dict(codec="vp9"), dict(x264_preset="warp"), dict(crf=60), dict(gif_quality="ultra"), dict(fps=0)):
         with pytest.raises(WaifuError) as err:
             make_encoder("mp4", str(tmp_path / "a.mp4"), 32, 32, EncodeSettings(**bad))
         assert "\n" not in str(err.value)

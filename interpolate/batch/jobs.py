@@ -41,7 +41,7 @@ from typing import Any
 
 from ..errors import WaifuError
 from ..options import RenderOptions
-from . import presets as P
+from .. import presets as P
 
 PATH_FIELDS = ("checkpoint", "output", "save_latents", "from_latents")
 W_SUFFIXES = (".npy", ".npz")
@@ -99,11 +99,8 @@ def load_jobs(path: str | os.PathLike) -> list[Job]:
 
 def _job(i: int, where: str, row: dict, default_values: dict, default_preset: str | None, base_dir: Path) -> Job:
     values, preset, name = _split(row, where)
-    opts = RenderOptions()
-    for layer_preset, layer_values in ((default_preset, default_values), (preset, values)):
-        if layer_preset:
-            opts = opts.updated(P.resolve(_preset_ref(layer_preset, base_dir)), source=f"preset '{layer_preset}'")
-        opts = opts.updated(layer_values, source=where)
+    ref = lambda p: _preset_ref(p, base_dir) if p else None  # noqa: E731
+    opts = P.layered(RenderOptions(), (ref(default_preset), default_values, where), (ref(preset), values, where))
     if "output" not in values and "output" not in default_values:
         raise WaifuError(f"{where} has no 'output'; give each job its own output file")
     opts = absolute_paths(opts, base_dir)
@@ -174,8 +171,6 @@ _HINTS = typing.get_type_hints(RenderOptions)
 def from_text(key: str, text: str, where: str) -> Any:
     """A CSV cell -> the Python value its RenderOptions field expects (then type-checked as TOML is)."""
     name = key.replace("-", "_")
-    if name == P.ENCODER_PRESET_KEY:
-        name = P.ENCODER_PRESET_FIELD
     hint = _HINTS.get(name, str)
     args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
     target = args[0]

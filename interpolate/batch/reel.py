@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +39,7 @@ import torch
 
 from ..errors import WaifuError
 from ..options import RenderOptions
-from . import presets as P
+from .. import presets as P
 from .jobs import _preset_ref, absolute_paths
 
 SEGMENT_FIELDS = ("keys", "shuffle_seed", "interp", "easing", "seconds", "frames", "durations", "hold", "pace",
@@ -89,8 +88,8 @@ def load_reel(path: str | os.PathLike) -> Reel:
         raise WaifuError(f"'keys' in {where} belong to the segments; give each [[segment]] its own keys")
     opts = RenderOptions(output=str(Path(path.stem + ".mp4")))
     if reel_preset:
-        opts = opts.updated(P.resolve(_preset_ref(str(reel_preset), base_dir)), source=f"preset '{reel_preset}'")
-    opts = opts.updated(head_values, source=where)
+        reel_preset = _preset_ref(str(reel_preset), base_dir)
+    opts = P.layered(opts, (reel_preset, head_values, where))
     opts = dataclasses.replace(absolute_paths(opts, base_dir), loop=False, durations=None, psi_end=None,
                                base=None, from_latents=None, save_latents=None, space="auto")
     segments = []
@@ -138,12 +137,10 @@ class PlannedGroup:
     segments: list[Segment]
     path: object                       # LatentPath
     first_frame: int                   # frame of the reel at which this group's frame 0 is shown
-    segment_starts: list[int]          # reel frame at which each of its segments starts
-    end_state: np.ndarray              # untruncated W [num_ws, w_dim] of its last frame
 
 
 class ReelPath:
-    """The chained paths of a reel, with the LatentPath surface the renderer uses.
+    """The chained paths of a reel (a paths.RenderablePath).
 
     Frames of group g > 0 start at its frame 1 (its frame 0 is the previous group's last frame).
     Noise runs over the whole reel from one schedule, so it does not restart at a join.
@@ -244,84 +241,66 @@ def group_segments(segments: list[Segment]) -> list[list[Segment]]:
     return groups
 
 
-def plan_reel(G, reel: Reel, workdir: str | None = None) -> ReelPath:
-    """Plan every group of segments for generator G and chain them into one ReelPath."""
-    from ..paths import NoiseSchedule, load_keys, plan_path, resolve_style
+def plan_reel(G, reel: Reel) -> ReelPath:
+    """Plan every group of segments for generator G and chain them into one ReelPath.
+
+    Each group's keys go to plan_path as in-memory W values (paths.WKey), labelled as the reel shows them.
+    """
+    from ..paths import NoiseSchedule, WKey, load_keys, mix_layers, plan_path, resolve_style
 
     opts = reel.options
     fps = float(opts.fps)
-    own_tmp = workdir is None
-    tmp = tempfile.mkdtemp(prefix="waifu-reel-") if own_tmp else workdir
-    try:
-        state: np.ndarray | None = None
-        state_label = None
-        planned: list[PlannedGroup] = []
-        titles: list[tuple[int, int, str]] = []
-        first_frame = 0
-        for gi, segs in enumerate(group_segments(reel.segments)):
-            head = segs[0].options
-            moving = list(resolve_style(G, head.style, head.layers).moving)
-            states, labels, durations = [], [], []
-            seg_key_counts = []
-            for seg in segs:
-                where = f"segment {seg.index + 1} of '{reel.path}'"
-                keys = load_keys(G, seg.options.keys, seg.options.shuffle_seed, opts.class_idx)
-                if state is None:                       # the reel's first key: the whole w of key 0
-                    state, state_label = keys[0].w.copy(), keys[0].label
-                    keys = keys[1:]
-                    states.append(state.copy())
-                    labels.append(state_label)
-                else:
-                    if not states:                     # a new group starts from where the reel is
-                        states.append(state.copy())
-                        labels.append(state_label)
-                    if keys and keys[0].label == state_label:
-                        keys = keys[1:]                # the previous segment's last key, repeated: drop it
-                if not keys:
-                    raise WaifuError(f"{where} has no key to travel to; give it at least one new key")
-                for k in keys:
-                    state = _with(state, k.w, moving)
-                    states.append(state.copy())
-                    labels.append(k.label)
-                    state_label = k.label
-                n = len(keys)
-                seg_key_counts.append(n)
-                durations.extend(_segment_durations(seg, n, where))
-            key_file = os.path.join(tmp, f"reel-group-{gi}.npy")
-            np.save(key_file, np.stack(states).astype(np.float32))
-            even = head.pace == "even"
-            gopts = dataclasses.replace(
-                head, keys=[key_file], shuffle_seed=None, base=None, loop=False, space="w",
-                durations=None if even else durations, frames=None,
-                seconds=float(np.mean(durations)) if even else head.seconds,
-                psi=opts.psi, psi_end=None, cutoff=opts.cutoff, noise="const", fps=fps, class_idx=opts.class_idx)
-            path = plan_path(G, gopts)
-            path.key_labels = labels
-            # where each segment starts: its first key's frame (key index = keys before it)
-            starts, k = [], 0
-            for n in seg_key_counts:
-                starts.append(first_frame + int(path.key_frames[k]))
-                k += n
-            for seg, start in zip(segs, starts):
-                if seg.title:
-                    titles.append((start, max(1, int(round(seg.title_seconds * fps))), seg.title))
-            planned.append(PlannedGroup(segments=segs, path=path, first_frame=first_frame, segment_starts=starts,
-                                        end_state=state.copy()))
-            first_frame += path.num_frames - 1
-        total = planned[-1].first_frame + planned[-1].path.num_frames
-        noise = NoiseSchedule(opts.noise, opts.noise_seed, G.noise_shapes, fps, total, False, float(opts.noise_drift))
-        return ReelPath(planned, noise, fps, titles)
-    finally:
-        if own_tmp:
-            for name in os.listdir(tmp):
-                os.unlink(os.path.join(tmp, name))
-            os.rmdir(tmp)
-
-
-def _with(state: np.ndarray, w: np.ndarray, moving: list[int]) -> np.ndarray:
-    out = state.copy()
-    out[moving] = w[moving]
-    return out
+    state: np.ndarray | None = None
+    state_label = None
+    planned: list[PlannedGroup] = []
+    titles: list[tuple[int, int, str]] = []
+    first_frame = 0
+    for segs in group_segments(reel.segments):
+        head = segs[0].options
+        moving = list(resolve_style(G, head.style, head.layers).moving)
+        keys: list[WKey] = []
+        durations: list[float] = []
+        seg_key_counts = []
+        for seg in segs:
+            where = f"segment {seg.index + 1} of '{reel.path}'"
+            seg_keys = load_keys(G, seg.options.keys, seg.options.shuffle_seed, opts.class_idx)
+            if state is None:                       # the reel's first key: the whole w of key 0
+                state, state_label = seg_keys[0].w.copy(), seg_keys[0].label
+                seg_keys = seg_keys[1:]
+                keys.append(WKey(state.copy(), state_label))
+            else:
+                if not keys:                        # a new group starts from where the reel is
+                    keys.append(WKey(state.copy(), state_label))
+                if seg_keys and seg_keys[0].label == state_label:
+                    seg_keys = seg_keys[1:]         # the previous segment's last key, repeated: drop it
+            if not seg_keys:
+                raise WaifuError(f"{where} has no key to travel to; give it at least one new key")
+            for k in seg_keys:
+                state = mix_layers(state, k.w, moving)
+                keys.append(WKey(state.copy(), k.label))
+                state_label = k.label
+            seg_key_counts.append(len(seg_keys))
+            durations.extend(_segment_durations(seg, len(seg_keys), where))
+        even = head.pace == "even"
+        spec = dataclasses.replace(
+            head, shuffle_seed=None, base=None, loop=False, space="w",
+            durations=None if even else durations, frames=None,
+            seconds=float(np.mean(durations)) if even else head.seconds,
+            psi=opts.psi, psi_end=None, cutoff=opts.cutoff, noise="const", fps=fps, class_idx=opts.class_idx).path_spec()
+        path = plan_path(G, keys, spec)
+        # where each segment starts: its first key's frame (key index = keys before it)
+        starts, k = [], 0
+        for n in seg_key_counts:
+            starts.append(first_frame + int(path.key_frames[k]))
+            k += n
+        for seg, start in zip(segs, starts):
+            if seg.title:
+                titles.append((start, max(1, int(round(seg.title_seconds * fps))), seg.title))
+        planned.append(PlannedGroup(segments=segs, path=path, first_frame=first_frame))
+        first_frame += path.num_frames - 1
+    total = planned[-1].first_frame + planned[-1].path.num_frames
+    noise = NoiseSchedule(opts.noise, opts.noise_seed, G.noise_shapes, fps, total, False, float(opts.noise_drift))
+    return ReelPath(planned, noise, fps, titles)
 
 
 def _segment_durations(seg: Segment, transitions: int, where: str) -> list[float]:

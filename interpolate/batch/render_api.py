@@ -2,7 +2,7 @@
 
     G = load_model(checkpoint, device)                     # interpolate.loading (once per checkpoint)
     frames = render_options(G, opts, on_frames)            # plan_path + the streaming renderer
-    frames = render_path(G, path, opts, on_frames, frame_hook)   # any LatentPath-like (reels)
+    frames = render_path(G, path, opts, on_frames, frame_hook)   # any paths.RenderablePath (reels)
     read_sidecar(output) -> dict | None                    # what a finished output was made from
 """
 

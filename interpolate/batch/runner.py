@@ -85,17 +85,13 @@ _SHA_CACHE: dict[tuple, str] = {}
 
 
 def checkpoint_sha256(path: str) -> str:
-    """SHA-256 of a file, computed once per (path, size, mtime) in this process."""
-    import hashlib
+    """SHA-256 of a file (interpolate.files.sha256_file), computed once per (path, size, mtime) in this process."""
+    from ..files import sha256_file
 
     st = os.stat(path)
     key = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
     if key not in _SHA_CACHE:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        _SHA_CACHE[key] = h.hexdigest()
+        _SHA_CACHE[key] = sha256_file(path)
     return _SHA_CACHE[key]
 
 

@@ -1,6 +1,6 @@
 """`LatentPath`: the whole motion of a morph as data, evaluated lazily in chunks.
 
-    path = plan_path(G, opts)                 # interpolate.paths.plan_path
+    path = plan_path(G, keys, spec)           # interpolate.paths.plan_path
     for start in range(0, path.num_frames, 16):
         frames = path.chunk(start, start + 16)   # Frames: ws [n, num_ws, w_dim] float32, noise, noise_mode
         img = G.synthesis(frames.ws.to(dev), noise_mode=frames.noise_mode, noise=frames.noise_on(dev))
@@ -9,28 +9,31 @@ Nothing per frame is stored: ws are computed on demand in aligned blocks of BLOC
 result of any frame never depends on how the caller chunks), noise per frame from (seed, frame).
 `save_latents` streams every frame's ws into an .npz; `from_latents` memory-maps it back and replays
 it bit for bit.
+
+Everything the renderer draws (a LatentPath, a reel's chained paths, a mix-figure cell) has the
+`RenderablePath` surface: num_frames, fps, chunk(start, stop), label(frame), describe().
 """
 
 from __future__ import annotations
 
 import io
 import json
-import math
 import os
-import tempfile
 import threading
 import zipfile
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 
 from ..errors import WaifuError
+from ..files import atomic_path
 from .interp import Curve, easing
 from .noise import NoiseSchedule
-from .styles import StylePlan
+from .styles import StylePlan, mix_layers
 from .timing import ArcTable, Timeline
+from .truncation import psi_schedule, truncate
 
 BLOCK = 64                      # ws are computed in aligned blocks of this many frames
 LATENTS_FORMAT = "waifu-morph-latents"
@@ -56,24 +59,15 @@ class Frames:
         return None if self.noise is None else [n.to(device, non_blocking=True) for n in self.noise]
 
 
-def psi_schedule(psi: float, psi_end: float | None, num_frames: int, loop: bool, pos: np.ndarray) -> np.ndarray:
-    """Truncation psi per frame: constant, or psi -> psi_end over the clip (there and back for loops)."""
-    pos = np.asarray(pos, dtype=np.float64)
-    if psi_end is None or psi_end == psi:
-        return np.full(pos.shape, float(psi))
-    if loop:
-        ramp = 0.5 - 0.5 * np.cos(2 * math.pi * pos / num_frames)
-    else:
-        ramp = pos / max(num_frames - 1, 1)
-    return psi + (psi_end - psi) * ramp
+@runtime_checkable
+class RenderablePath(Protocol):
+    """What render/ needs of a path: its length and rate, Frames by range, a caption, a description."""
+    num_frames: int
+    fps: float
 
-
-def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi: np.ndarray, cutoff: int | None) -> torch.Tensor:
-    """ws[:, :cutoff] = w_avg.lerp(ws[:, :cutoff], psi), frame by frame as the official mapping does."""
-    for i, p in enumerate(psi.tolist()):
-        if p != 1:
-            ws[i, :cutoff] = w_avg.lerp(ws[i, :cutoff], p)
-    return ws
+    def chunk(self, start: int, stop: int) -> Frames: ...
+    def label(self, frame: int) -> str: ...
+    def describe(self) -> dict: ...
 
 
 class LatentPath:
@@ -185,8 +179,8 @@ class LatentPath:
     def save_latents(self, path: str, chunk_size: int = BLOCK) -> str:
         """Write ws per frame, key frames, times, groups and all parameters to an .npz, streaming.
 
-        The ws array is stored uncompressed so `from_latents` can memory-map it. Written to a temp
-        file in the target folder, renamed when complete.
+        The ws array is stored uncompressed so `from_latents` can memory-map it. Written through
+        interpolate.files.atomic_path (temp file beside it, renamed when complete).
         """
         path = os.fspath(path)
         if not path.lower().endswith(".npz"):
@@ -200,11 +194,9 @@ class LatentPath:
                 "seg_frames": list(self.timeline.seg_frames), "loop": self.timeline.loop,
                 "noise": self.noise.params(), "params": self.params, "groups": self.groups,
                 "key_labels": self.key_labels}
-        fd, tmp = tempfile.mkstemp(prefix=".latents-", suffix=".npz.part", dir=folder)
-        os.close(fd)
-        try:
+        with atomic_path(path) as tmp:
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-                with zf.open("ws.npy", "w", force_zip64=True) as fp:
+                with zf.open(_member("ws.npy"), "w", force_zip64=True) as fp:
                     np.lib.format.write_array_header_2_0(
                         fp, {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")), "fortran_order": False,
                              "shape": (n, self.num_ws, self.w_dim)})
@@ -218,12 +210,7 @@ class LatentPath:
                 for name, arr in small.items():
                     buf = io.BytesIO()
                     np.lib.format.write_array(buf, np.asarray(arr), allow_pickle=False)
-                    zf.writestr(name + ".npy", buf.getvalue())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+                    zf.writestr(_member(name + ".npy"), buf.getvalue())
         return path
 
     @classmethod
@@ -254,10 +241,18 @@ class LatentPath:
         ws = _map_npy_member(path, "ws.npy")
         if ws.shape != (timeline.num_frames, num_ws, w_dim):
             raise WaifuError(f"'{name}' is damaged: ws has shape {list(ws.shape)}; save it again with --save-latents")
-        assert np.array_equal(key_frames, timeline.key_frames)
+        if not np.array_equal(key_frames, timeline.key_frames):
+            raise WaifuError(f"'{name}' is damaged: its key frames do not match its timing; save it again with --save-latents")
         return cls(timeline=timeline, noise=NoiseSchedule.from_params(noise_p), num_ws=num_ws, w_dim=w_dim,
                    params={**meta["params"], "from_latents": os.path.abspath(path)}, key_labels=key_labels,
                    key_ws=key_ws, groups=meta["groups"], stored_ws=ws)
+
+
+def _member(name: str) -> zipfile.ZipInfo:
+    """A zip entry with a fixed date, so the same path gives the same latents file byte for byte."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.external_attr = 0o600 << 16
+    return info
 
 
 def _map_npy_member(path: str, member: str) -> np.ndarray:
@@ -308,6 +303,11 @@ class PathEvaluator:
         s = self.ease(local)
         return self.arc.param(seg, s) if self.arc is not None else s
 
+    def edit(self, pos: np.ndarray, ws: np.ndarray) -> np.ndarray:
+        """Extension point: changes to the untruncated ws [n, num_ws, w_dim] at frame positions `pos`
+        (a semantic direction, path + strength(t) * direction on some layers, goes here). None yet."""
+        return ws
+
     def points(self, seg: np.ndarray, s: np.ndarray) -> np.ndarray:
         """Untruncated W [n, num_ws, w_dim] of the curve at (seg, s)."""
         p = self.curve(seg, s)
@@ -316,14 +316,14 @@ class PathEvaluator:
     def __call__(self, pos: np.ndarray) -> np.ndarray:
         seg, f = self.timeline.locate(pos)
         n = len(seg)
-        ws = np.broadcast_to(self.base_w, (n,) + self.base_w.shape).copy()
+        ws = np.broadcast_to(self.base_w, (n,) + self.base_w.shape)
         for (_, layers), window in zip(self.style.groups, self.windows):
-            u = self.params_of(seg, f, window)
-            idx = list(layers)
-            ws[:, idx] = self.points(seg, u)[:, idx]
+            ws = mix_layers(ws, self.points(seg, self.params_of(seg, f, window)), layers)
+        ws = np.array(ws, copy=True, order="C")
         at_key = f == 0
         if at_key.any():   # keys exactly, whatever the arithmetic or batch did
             ws[at_key] = self.key_ws[seg[at_key] % len(self.key_ws)]
+        ws = self.edit(pos, ws)
         out = torch.from_numpy(ws.astype(np.float32))
         psi = psi_schedule(self.psi, self.psi_end, self.timeline.num_frames, self.timeline.loop, pos)
         return truncate(out, self.w_avg, psi, self.cutoff).numpy()

@@ -1,25 +1,29 @@
-"""From RenderOptions and a generator to a LatentPath: validation and planning in one place."""
+"""Keys + a PathSpec + a generator -> a LatentPath: validation and planning in one place.
+
+    path = plan_path(G, [3, 17, w_array, "proj.npz"], PathSpec(...))   # keys: seeds, W files, W values
+    path = plan_path(G, opts)                # a RenderOptions: its keys and opts.path_spec() (or its replay)
+
+`validate(G, keys, spec)` runs every check without planning (dry runs).
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
 
 from ..errors import WaifuError
 from .interp import EASINGS, INTERPS, make_curve
-from .keys import expand_files, load_base, load_keys, map_z, parse_keys
+from .keys import base_entry, expand_files, key_record, map_z, parse_keys, resolve_entries, resolve_entry, shuffle_keys
 from .noise import NOISE_MODES, NoiseSchedule
 from .path import LatentPath, PathEvaluator
-from .styles import resolve_style, style_groups
+from .spec import PathSpec
+from .styles import mix_layers, resolve_style, style_groups
 from .timing import PACES, ArcTable, Timeline, even_seg_frames, seconds_to_seg_frames
+from .truncation import resolve_truncation
 
 SPACES = ("auto", "z", "w")
 ARC_SAMPLES = 128          # samples per transition for the arc-length table of --pace even
-PATH_FIELDS = ("keys", "shuffle_seed", "interp", "space", "easing", "seconds", "frames", "hold", "loop", "pace",
-               "style", "layers", "base", "stagger", "psi", "psi_end", "cutoff", "noise", "noise_seed",
-               "noise_drift", "class_idx", "durations", "fps")
 
 
 def _finite(name: str, value, lo: float | None = None, strict: bool = False) -> float:
@@ -49,139 +53,144 @@ def num_transitions(num_keys: int, loop: bool) -> int:
     return num_keys if loop else num_keys - 1
 
 
-def resolve_truncation(G, psi: float | None, cutoff: int | None) -> tuple[float, int | None]:
-    """(psi, cutoff) to apply: what was asked, else the checkpoint's own default (StyleGAN1 Gs: 0.7 on
-    ws[:8]; a model whose meta stores truncation_psi), else psi 1 on all ws."""
-    if psi is None:
-        psi = getattr(G, "default_truncation_psi", None)
-    if cutoff is None:
-        cutoff = getattr(G, "default_truncation_cutoff", None)
-    return (1.0 if psi is None else float(psi)), (None if cutoff is None else int(cutoff))
-
-
 def validate_path_options(opts, G) -> None:
-    """Check every path field against the generator; raise a one-line WaifuError naming the fix."""
-    if opts.from_latents:
-        return
-    if opts.interp not in INTERPS:
-        raise WaifuError(f"unknown interpolation '{opts.interp}'; use one of {', '.join(INTERPS)}")
-    if opts.easing not in EASINGS:
-        raise WaifuError(f"unknown easing '{opts.easing}'; use one of {', '.join(EASINGS)}")
-    if opts.pace not in PACES:
-        raise WaifuError(f"unknown pace '{opts.pace}'; use key (equal time per transition) or even (equal speed)")
-    if opts.noise not in NOISE_MODES:
-        raise WaifuError(f"unknown noise mode '{opts.noise}'; use one of {', '.join(NOISE_MODES)}")
-    fps = _finite("fps", opts.fps, 0, strict=True)
-    _finite("seconds", opts.seconds, 0, strict=True)
-    _finite("hold", opts.hold, 0)
-    if opts.psi is not None:
-        _finite("psi", opts.psi)
-    if opts.psi_end is not None:
-        _finite("psi_end", opts.psi_end)
-    _finite("noise_drift", opts.noise_drift, 0)
-    stagger = _finite("stagger", opts.stagger, 0)
+    """Check a RenderOptions' path fields against the generator (nothing to check for a replay)."""
+    if not opts.from_latents:
+        validate(G, opts.keys, opts.path_spec())
+
+
+def validate(G, keys, spec: PathSpec) -> list:
+    """Check keys and spec against the generator; a one-line WaifuError naming the fix. Returns the
+    expanded key entries (one per keyframe) for planning."""
+    t, st, tr, nz = spec.timing, spec.styles, spec.truncation, spec.noise
+    if spec.interp not in INTERPS:
+        raise WaifuError(f"unknown interpolation '{spec.interp}'; use one of {', '.join(INTERPS)}")
+    if spec.easing not in EASINGS:
+        raise WaifuError(f"unknown easing '{spec.easing}'; use one of {', '.join(EASINGS)}")
+    if t.pace not in PACES:
+        raise WaifuError(f"unknown pace '{t.pace}'; use key (equal time per transition) or even (equal speed)")
+    if nz.mode not in NOISE_MODES:
+        raise WaifuError(f"unknown noise mode '{nz.mode}'; use one of {', '.join(NOISE_MODES)}")
+    fps = _finite("fps", t.fps, 0, strict=True)
+    _finite("seconds", t.seconds, 0, strict=True)
+    _finite("hold", t.hold, 0)
+    if tr.psi is not None:
+        _finite("psi", tr.psi)
+    if tr.psi_end is not None:
+        _finite("psi_end", tr.psi_end)
+    _finite("noise_drift", nz.drift, 0)
+    stagger = _finite("stagger", st.stagger, 0)
     if stagger > 1:
         raise WaifuError(f"--stagger is the overlap of the cascade windows, from 0 (one after another) to 1 "
-                         f"(all at once); got {opts.stagger}")
-    if opts.frames is not None and (int(opts.frames) != opts.frames or opts.frames < 1):
-        raise WaifuError(f"--frames is frames per transition, a whole number >= 1; got {opts.frames}")
-    if opts.cutoff is not None and not 0 <= int(opts.cutoff) <= G.num_ws:
-        raise WaifuError(f"--cutoff {opts.cutoff} is out of range; this model has {G.num_ws} ws, use 0-{G.num_ws}")
-    resolve_style(G, opts.style, opts.layers)
-    if not opts.keys:
+                         f"(all at once); got {st.stagger}")
+    if t.frames is not None and (int(t.frames) != t.frames or t.frames < 1):
+        raise WaifuError(f"--frames is frames per transition, a whole number >= 1; got {t.frames}")
+    if tr.cutoff is not None and not 0 <= int(tr.cutoff) <= G.num_ws:
+        raise WaifuError(f"--cutoff {tr.cutoff} is out of range; this model has {G.num_ws} ws, use 0-{G.num_ws}")
+    resolve_style(G, st.style, st.layers)
+    if keys is None or (isinstance(keys, (list, tuple)) and not len(keys)):
         raise WaifuError("no keyframes given; pass seeds (--seeds 3,17,42) and/or W files (.npy/.npz)")
-    entries = expand_files(parse_keys(opts.keys), G.num_ws, G.w_dim)
+    entries = expand_files(parse_keys(keys), G.num_ws, G.w_dim)
     has_files = any(src.seed is None for src, _, _ in entries)
-    resolve_space(opts.interp, opts.space, has_files)
-    if len(entries) == 1 and not opts.loop:
+    resolve_space(spec.interp, spec.space, has_files)
+    if len(entries) == 1 and not t.loop:
         raise WaifuError("a morph needs at least two keyframes; add seeds or W files (e.g. --seeds 3,17), "
                          "or pass --loop to animate one key (with --noise smooth)")
-    transitions = num_transitions(len(entries), opts.loop)
-    if opts.durations is not None:
-        if opts.pace == "even":
+    transitions = num_transitions(len(entries), t.loop)
+    if t.durations is not None:
+        if t.pace == "even":
             raise WaifuError("per-transition durations and --pace even both set the timing; drop one of them")
-        if len(opts.durations) != transitions:
-            raise WaifuError(f"{len(opts.durations)} durations given for {transitions} transitions "
-                             f"({len(entries)} keys{', looping' if opts.loop else ''}); give one per transition")
-        for d in opts.durations:
+        if len(t.durations) != transitions:
+            raise WaifuError(f"{len(t.durations)} durations given for {transitions} transitions "
+                             f"({len(entries)} keys{', looping' if t.loop else ''}); give one per transition")
+        for d in t.durations:
             _finite("durations", d, 0, strict=True)
-    if not G.c_dim and opts.class_idx is not None:
-        raise WaifuError(f"--class-idx {opts.class_idx} given, but this model is unconditional (no classes); drop --class-idx")
-    if G.c_dim and opts.class_idx is None:
+    if not G.c_dim and spec.class_idx is not None:
+        raise WaifuError(f"--class-idx {spec.class_idx} given, but this model is unconditional (no classes); drop --class-idx")
+    if G.c_dim and spec.class_idx is None:
         raise WaifuError(f"this model is conditional ({G.c_dim} classes); pick one with --class-idx N")
-    if G.c_dim and not 0 <= opts.class_idx < G.c_dim:
-        raise WaifuError(f"--class-idx {opts.class_idx} is out of range; this model has classes 0-{G.c_dim - 1}")
-    if opts.base is not None:
-        base_entries = expand_files(parse_keys([str(opts.base)]), G.num_ws, G.w_dim)
-        if len(base_entries) != 1:
-            raise WaifuError(f"--base must be one seed or one w, got {len(base_entries)} from '{opts.base}'; "
-                             f"pass a single seed (--base 7) or a W file holding one w")
-    if opts.frames is None and opts.durations is None:
-        seconds_to_seg_frames([opts.seconds] * transitions, fps)
+    if G.c_dim and not 0 <= spec.class_idx < G.c_dim:
+        raise WaifuError(f"--class-idx {spec.class_idx} is out of range; this model has classes 0-{G.c_dim - 1}")
+    if st.base is not None:
+        base_entry(G, st.base)
+    if t.frames is None and t.durations is None:
+        seconds_to_seg_frames([t.seconds] * transitions, fps)
+    return entries
 
 
-def plan_path(G, opts, *, durations: list[float] | None = None) -> LatentPath:
-    """The LatentPath that `opts` describes for generator G (or the replay of opts.from_latents).
+def segment_frames(timing, transitions: int) -> tuple[int, ...]:
+    """Frames of each transition: from durations, frames per transition, or seconds per transition."""
+    fps = float(timing.fps)
+    if timing.durations is not None:
+        return tuple(seconds_to_seg_frames(list(timing.durations), fps))
+    if timing.frames is not None:
+        return (int(timing.frames),) * transitions
+    return tuple(seconds_to_seg_frames([float(timing.seconds)] * transitions, fps))
 
-    `durations` (seconds per transition) overrides opts.seconds / opts.frames / opts.durations.
+
+def plan_path(G, keys, spec: PathSpec | None = None, *, durations: list[float] | None = None) -> LatentPath:
+    """The LatentPath through `keys` (seeds, W files, in-memory W values) that `spec` describes.
+
+    `keys` may instead be a RenderOptions (its keys and path fields; or the replay of its
+    from_latents). `durations` (seconds per transition) overrides the spec's timing.
     """
-    if opts.from_latents:
-        return LatentPath.from_latents(opts.from_latents, G)
+    if hasattr(keys, "path_spec"):               # RenderOptions, the flat schema
+        opts = keys
+        if opts.from_latents:
+            return LatentPath.from_latents(opts.from_latents, G)
+        keys, spec = opts.keys, opts.path_spec()
+    spec = spec or PathSpec()
     if durations is not None:
-        opts = dataclasses.replace(opts, durations=[float(d) for d in durations], frames=None)
-    validate_path_options(opts, G)
-    keys = load_keys(G, opts.keys, opts.shuffle_seed, opts.class_idx)
-    space = resolve_space(opts.interp, opts.space, any(k.seed is None for k in keys))
-    style = resolve_style(G, opts.style, opts.layers)
-    base = load_base(G, str(opts.base), opts.class_idx) if opts.base is not None else keys[0]
+        spec = spec.replace(durations=[float(d) for d in durations], frames=None)
+    entries = validate(G, keys, spec)
+    t, st, tr = spec.timing, spec.styles, spec.truncation
+    keys_ = resolve_entries(G, shuffle_keys(entries, spec.shuffle_seed), spec.class_idx)
+    space = resolve_space(spec.interp, spec.space, any(k.seed is None for k in keys_))
+    style = resolve_style(G, st.style, st.layers)
+    base = resolve_entry(G, *base_entry(G, st.base), spec.class_idx) if st.base is not None else keys_[0]
     moving = list(style.moving)
-    fps = float(opts.fps)
-    loop = bool(opts.loop)
-    K = len(keys)
+    fps = float(t.fps)
+    loop = bool(t.loop)
+    K = len(keys_)
     S = num_transitions(K, loop)
 
     # what each key looks like on screen: moving layers from the key, the rest from the base
-    key_ws = np.stack([base.w] * K).copy()
-    key_ws[:, moving] = np.stack([k.w for k in keys])[:, moving]
+    key_ws = mix_layers(np.stack([base.w] * K), np.stack([k.w for k in keys_]), moving)
 
     if space == "z":
-        curve = make_curve(opts.interp, np.stack([k.z for k in keys])[:, None, :], loop)
-        to_w = lambda z: map_z(G, z, opts.class_idx)  # noqa: E731
+        curve = make_curve(spec.interp, np.stack([k.z for k in keys_])[:, None, :], loop)
+        to_w = lambda z: map_z(G, z, spec.class_idx)  # noqa: E731
     else:
-        curve = make_curve(opts.interp, key_ws, loop)
+        curve = make_curve(spec.interp, key_ws, loop)
         to_w = None
 
-    psi, cutoff = resolve_truncation(G, opts.psi, opts.cutoff)
-
-    hold_frames = int(round(float(opts.hold) * fps))
-    if opts.durations is not None:
-        seg_frames = seconds_to_seg_frames(list(opts.durations), fps)
-    elif opts.frames is not None:
-        seg_frames = (int(opts.frames),) * S
-    else:
-        seg_frames = seconds_to_seg_frames([float(opts.seconds)] * S, fps)
-
+    psi, cutoff = resolve_truncation(G, tr.psi, tr.cutoff)
+    hold_frames = int(round(float(t.hold) * fps))
+    seg_frames = segment_frames(t, S)
     arc = None
-    if opts.pace == "even":
+    if t.pace == "even":
         arc = arc_table(curve, to_w, moving, S)
         seg_frames = even_seg_frames(arc.lengths, sum(seg_frames))
         arc.equalize_chords(seg_frames, lambda seg, u: _chords(curve, to_w, moving, seg, u))
     timeline = Timeline(fps=fps, hold_frames=hold_frames, seg_frames=tuple(seg_frames), loop=loop)
 
     evaluator = PathEvaluator(timeline=timeline, curve=curve, to_w=to_w, key_ws=key_ws, base_w=base.w, style=style,
-                              stagger=float(opts.stagger), easing_name=opts.easing, arc=arc, w_avg=G.w_avg,
-                              psi=psi, psi_end=opts.psi_end, cutoff=cutoff)
-    noise = NoiseSchedule(opts.noise, opts.noise_seed, G.noise_shapes, fps, timeline.num_frames, loop,
-                          float(opts.noise_drift))
+                              stagger=float(st.stagger), easing_name=spec.easing, arc=arc, w_avg=G.w_avg,
+                              psi=psi, psi_end=tr.psi_end, cutoff=cutoff)
+    noise = NoiseSchedule(spec.noise.mode, spec.noise.seed, G.noise_shapes, fps, timeline.num_frames, loop,
+                          float(spec.noise.drift))
     # the keys as shown (truncated with the psi of their frame)
     shown = evaluator(timeline.key_frames.astype(np.float64))
-    params = {name: _jsonable(getattr(opts, name)) for name in PATH_FIELDS}
+    flat = spec.flat()
+    if st.base is not None and not isinstance(st.base, (str, int)):
+        flat["base"] = base.label
+    params = {"keys": key_record(keys), **{k: _jsonable(v) for k, v in flat.items()}}
     params.update({"space_resolved": space, "psi_resolved": psi, "cutoff_resolved": cutoff, "moving_layers": moving, "base_label": base.label,
                    "style_groups_order": [[name, list(idx)] for name, idx in style.groups],
                    "arch": getattr(G, "arch", None), "num_ws": G.num_ws, "w_dim": G.w_dim})
     groups = style_groups(G)
     return LatentPath(timeline=timeline, noise=noise, num_ws=G.num_ws, w_dim=G.w_dim, params=params,
-                      key_labels=[k.label for k in keys], key_ws=shown, groups=groups, evaluate=evaluator)
+                      key_labels=[k.label for k in keys_], key_ws=shown, groups=groups, evaluate=evaluator)
 
 
 def arc_table(curve, to_w, moving: list[int], num_segments: int) -> ArcTable:

@@ -8,6 +8,9 @@ StyleGAN3: twice the cutoff frequency of the layer it modulates) and sort it int
     middle   16-32 px   facial features, hair and eyes
     fine     64 px +    colour scheme and micro-texture
 
+Style mixing (some layers of one w, the rest from another: keys over a base, the cascade, the mix
+figure, reel joins) happens in `mix_layers`, here and nowhere else.
+
 StyleGAN3's scales are not powers of two, so the band edges sit half-way between the bands on a log
 scale (8 < edge < 16 at 2**3.5 ~ 11.3 px, 32 < edge < 64 at 2**5.5 ~ 45.3 px).
 """
@@ -16,6 +19,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+import numpy as np
+import torch
 
 from ..errors import WaifuError
 
@@ -157,3 +163,27 @@ def resolve_style(G, style: str, layers: str | None) -> StylePlan:
         raise WaifuError(f"style '{style}' has no layers in this {G.img_resolution}-px model "
                          f"({'; '.join(describe_style_groups(G))}); pick another --style or use --layers")
     return StylePlan(style, tuple(moving), ((style, tuple(moving)),), cascade=False)
+
+
+def mix_layers(base, source, layers, alpha=1.0):
+    """Style mixing, the one place: `base` ws with `layers` taken from `source` (moved `alpha` of the way).
+
+    numpy or torch, any leading shape [..., num_ws, w_dim] (source broadcasts against base); alpha a
+    number or a tensor broadcasting against [..., len(layers), w_dim]. Returns a new array.
+    """
+    layers = list(layers)
+    if isinstance(base, torch.Tensor):
+        out = base.clone()
+        if layers:
+            src = source[..., layers, :].expand_as(out[..., layers, :])
+            out[..., layers, :] = src if _is_one(alpha) else torch.lerp(out[..., layers, :], src, alpha)
+        return out
+    out = np.array(base, copy=True, order="C")
+    if layers:
+        src = np.broadcast_to(np.asarray(source)[..., layers, :], out[..., layers, :].shape)
+        out[..., layers, :] = src if _is_one(alpha) else out[..., layers, :] + alpha * (src - out[..., layers, :])
+    return out
+
+
+def _is_one(alpha) -> bool:
+    return not isinstance(alpha, torch.Tensor) and np.ndim(alpha) == 0 and float(alpha) == 1.0

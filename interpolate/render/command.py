@@ -1,4 +1,7 @@
-"""The `render` command's glue: defaults or a sidecar, then a preset, then typed flags -> RenderOptions -> render()."""
+"""The `render` command's glue: defaults or a sidecar, then a preset, then typed flags -> RenderOptions -> render().
+
+The layering itself is interpolate.presets.layered (the options layer); render/ never imports batch/.
+"""
 
 from __future__ import annotations
 
@@ -26,27 +29,25 @@ def options_from_flags(values: dict[str, Any], given: set[str], from_file: str |
     preset = encoder_speed_as_preset(preset, values, given)
     if from_file is None and preset is None:
         return RenderOptions.from_dict(values, source="the command line"), None
+    from ..presets import layered
+
     data = None
     base = RenderOptions()
     if from_file is not None:
         from .sidecar import options_from_sidecar
 
         base, data = options_from_sidecar(from_file)
-    if preset is not None:
-        from ..batch.presets import apply
-
-        base = apply(base, preset)
     overrides = {k: v for k, v in values.items() if k in given}
-    return base.updated(overrides, source="the command line"), data
+    return layered(base, (preset, None, ""), (None, overrides, "the command line")), data
 
 
 def encoder_speed_as_preset(preset: str | None, values: dict[str, Any], given: set[str]) -> str | None:
     """`--preset veryfast` (an x264 speed, and no render preset of that name) sets --x264-preset, as
     ffmpeg users type it; returns the render preset name that is left, if any."""
-    from ..batch.presets import available
-    from .encode import PRESETS
+    from ..presets import available
+    from .encode import X264_PRESETS
 
-    if preset in PRESETS and preset not in available():
+    if preset in X264_PRESETS and preset not in available():
         values["x264_preset"] = preset
         given.add("x264_preset")
         return None

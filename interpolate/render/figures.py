@@ -3,7 +3,7 @@
 Column sources along the top, row sources down the left; cell (r, c) is row r's w with the chosen
 styles (coarse / middle / fine / explicit layers) taken from column c's w:
 
-    w = w_row.clone();  w[layers] = w_col[layers];  img = G.synthesis(w)
+    w = mix_layers(w_row, w_col, layers);  img = G.synthesis(w)     (interpolate.paths.styles)
 
 `--video` animates every cell from its row's character to the mix and back (a seamless loop),
 through the same streaming renderer as `render`.
@@ -11,18 +11,18 @@ through the same streaming renderer as `render`.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..errors import WaifuError
-from ..options import RenderOptions
+from ..files import atomic_path
+from ..images import to_uint8
 from ..paths.path import Frames
+from ..paths.styles import mix_layers
+from .spec import OutputSpec
 
 MAX_CELL = 256
 STILL_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
@@ -41,26 +41,24 @@ def mixed_layers(G, style: str, layers: str | None) -> list[int]:
 def seed_ws(G, seeds: list[int], psi: float | None) -> torch.Tensor:
     """[len(seeds), num_ws, w_dim] truncated ws, as NVIDIA's style_mixing.py maps them (psi None: the
     checkpoint's own truncation, as render and image use)."""
-    from ..paths.plan import resolve_truncation
+    from ..paths.truncation import resolve_truncation, truncate
     from ..seeds import z_from_seed
 
     if G.c_dim:
         raise WaifuError("the style-mixing figure is for unconditional models; this one has classes")
     psi, cutoff = resolve_truncation(G, psi, None)
     z = torch.from_numpy(np.concatenate([z_from_seed(s, G.z_dim) for s in seeds])).to(G.w_avg.device, torch.float32)
-    return G.mapping(z, None, truncation_psi=psi, truncation_cutoff=cutoff)
+    return truncate(G.mapping(z, None, truncation_psi=1.0), G.w_avg, psi, cutoff)
 
 
 def mixing_ws(w_rows: torch.Tensor, w_cols: torch.Tensor, layers: list[int], alpha: float = 1.0) -> torch.Tensor:
     """ws of every cell, [R, C, num_ws, w_dim]: row's w with `layers` moved `alpha` of the way to the column's."""
     R, C = w_rows.shape[0], w_cols.shape[0]
-    out = w_rows[:, None].expand(R, C, *w_rows.shape[1:]).clone()
-    out[:, :, layers] = torch.lerp(out[:, :, layers], w_cols[None, :, layers].expand(R, C, len(layers), -1), alpha)
-    return out
+    return mix_layers(w_rows[:, None].expand(R, C, *w_rows.shape[1:]), w_cols[None], layers, alpha)
 
 
 class MixCellPath:
-    """One cell of the animated figure, with the LatentPath surface the renderer uses."""
+    """One cell of the animated figure (a paths.RenderablePath)."""
 
     def __init__(self, w_from: torch.Tensor, w_to: torch.Tensor, layers: list[int], num_frames: int, fps: float,
                  noise_mode: str, text: str):
@@ -73,9 +71,7 @@ class MixCellPath:
     def chunk(self, start: int, stop: int) -> Frames:
         stop = min(stop, self.num_frames)
         a = torch.from_numpy(self.alpha(np.arange(start, stop, dtype=np.float64))).float()
-        ws = self.w_from[None].repeat(len(a), 1, 1)
-        ws[:, self.layers] = torch.lerp(ws[:, self.layers], self.w_to[None, self.layers].expand_as(ws[:, self.layers]),
-                                        a[:, None, None])
+        ws = mix_layers(self.w_from[None].repeat(len(a), 1, 1), self.w_to[None], self.layers, a[:, None, None])
         return Frames(start, ws, None, self.noise_mode)
 
     def label(self, frame: int) -> str:
@@ -141,8 +137,7 @@ def style_mixing(checkpoint: str | None, *, rows: str, cols: str, style: str = "
 def _synth(G, ws: torch.Tensor, noise_mode: str, batch: int = 8) -> np.ndarray:
     parts = []
     for i in range(0, len(ws), batch):
-        img = G.synthesis(ws[i:i + batch], noise_mode=noise_mode)
-        u8 = (img * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+        u8 = to_uint8(G.synthesis(ws[i:i + batch], noise_mode=noise_mode))
         u8 = u8.expand(-1, 3, -1, -1) if u8.shape[1] == 1 else u8[:, :3]
         parts.append(u8.permute(0, 2, 3, 1).cpu().numpy())
     return np.concatenate(parts)
@@ -159,24 +154,9 @@ def _resize(img: np.ndarray, w: int, h: int) -> np.ndarray:
 def _write_image(array: np.ndarray, out: Path) -> None:
     from PIL import Image
 
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
-        os.close(fd)
-    except OSError as exc:
-        raise WaifuError(f"cannot write '{out}': {exc.strerror or exc}; choose a folder you can write with -o") from None
-    try:
-        fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}[out.suffix.lower()]
+    fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}[out.suffix.lower()]
+    with atomic_path(out, suffix=out.suffix.lower()) as tmp:
         Image.fromarray(array).save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, out)
-    except OSError as exc:
-        raise WaifuError(f"cannot write '{out}': {exc.strerror or exc}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _mix_video(G, w_rows, w_cols, row_seeds, col_seeds, moved, noise, output, seconds, fps, cell, overwrite,
@@ -192,16 +172,15 @@ def _mix_video(G, w_rows, w_cols, row_seeds, col_seeds, moved, noise, output, se
         cells.append(still(w_rows[r], f"seed {row_seeds[r]}"))
         cells += [MixCellPath(w_rows[r], w_cols[c], moved, n, fps, noise, "") for c in range(C)]
     cw = round(cell * G.img_width / G.img_height)
-    opts = RenderOptions(output=str(output), overwrite=overwrite, fps=fps, quiet=quiet, device=device, sidecar=False,
-                         size=f"{(C + 1) * cw}x{(R + 1) * cell}")
+    out = OutputSpec(output=str(output), overwrite=overwrite, quiet=quiet, sidecar=False,
+                     size=f"{(C + 1) * cw}x{(R + 1) * cell}")
 
     def blank_corner(index: int, frame: np.ndarray) -> np.ndarray:
         frame = frame.copy()
         frame[:cell, :cw] = 255
         return frame
 
-    result = render_paths(G, cells, dataclasses.replace(opts), cols=C + 1, rows=R + 1, frame_hook=blank_corner,
-                          console=console)
+    result = render_paths(G, cells, out, cols=C + 1, rows=R + 1, frame_hook=blank_corner, console=console)
     if console is not None and not quiet:
         from rich.markup import escape
 

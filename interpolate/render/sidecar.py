@@ -13,11 +13,11 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from ..errors import WaifuError
+from ..files import atomic_write
 from ..options import RenderOptions
 
 SIDECAR_FORMAT = "waifu-morph-render"
@@ -43,31 +43,31 @@ def checkpoint_record(G, checkpoint_path: str | None) -> dict[str, Any]:
     return {"path": str(Path(info.path).resolve()), "sha256": info.sha256, "format": info.format, "arch": info.arch}
 
 
-def write_sidecar(output, opts: RenderOptions, G, path_description: dict, output_info: dict) -> Path:
-    """Write output.json atomically; returns its path."""
+def write_sidecar(output, recipe: dict, G, path_description: dict, output_info: dict) -> Path:
+    """Write output.json atomically (interpolate.files); `recipe` is the flat options. Returns its path."""
     from .. import __version__
 
-    ck = checkpoint_record(G, opts.checkpoint)
+    ck = checkpoint_record(G, recipe.get("checkpoint"))
     data = {"format": SIDECAR_FORMAT, "tool": f"waifu-morph {__version__}", "version": __version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "checkpoint": ck, "checkpoint_sha256": ck["sha256"], "options": opts.to_dict(),
+            "checkpoint": ck, "checkpoint_sha256": ck["sha256"], "options": recipe,
             "output": output_info, "path": path_description}
     target = sidecar_path(output)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with atomic_write(target, "w", encoding="utf-8") as f:
             json.dump(data, f, indent=1, default=_jsonable)
             f.write("\n")
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, target)
-    except OSError as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise WaifuError(f"cannot write the sidecar '{target}': {exc.strerror or exc}; "
-                         f"pass --no-sidecar to skip it") from None
+    except WaifuError as exc:
+        raise WaifuError(f"cannot write the sidecar '{target}' ({exc}); pass --no-sidecar to skip it") from None
     return target
+
+
+def recipe_for(path, output, device) -> dict:
+    """The flat options of a render made through the Python API (specs and a planned path): the
+    path's recorded fields, the output and device specs, defaults for the rest."""
+    names = set(RenderOptions.field_names())
+    described = {k: v for k, v in path.describe().items() if k in names}
+    return {**RenderOptions().to_dict(), **described, **output.flat(), **device.flat()}
 
 
 def _jsonable(v):

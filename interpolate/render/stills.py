@@ -1,14 +1,13 @@
 """Still images: one PNG per seed, drawn as NVIDIA's gen_images.py draws them.
 
-z = RandomState(seed).randn(1, z_dim); ws = mapping(z, c, psi, cutoff); img = synthesis(ws, noise_mode);
-uint8 = (img * 127.5 + 128).clamp(0, 255) truncated, as the official tools. Seeds go through the
-network in batches; each PNG is written to a temporary name in the output folder, then renamed.
+z = RandomState(seed).randn(1, z_dim); ws = truncate(mapping(z, c), psi, cutoff) (paths/truncation.py,
+the official formula); img = synthesis(ws, noise_mode); uint8 by interpolate.images (the official
+rounding). Seeds go through the network in batches; each PNG is written through interpolate.files.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -16,31 +15,23 @@ import numpy as np
 import torch
 
 from ..errors import WaifuError
+from ..files import atomic_path
+from ..images import to_uint8_numpy
 from ..seeds import parse_seeds, z_from_seed
 
 NOISE_MODES = ("const", "random", "none")
 
 
-def to_uint8(img: torch.Tensor) -> np.ndarray:
-    """[N, C, H, W] about [-1, 1] -> uint8 [N, H, W, C], (x * 127.5 + 128).clamp(0, 255) truncated."""
-    return (img.permute(0, 2, 3, 1) * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu().numpy()
-
-
 def write_png(array: np.ndarray, path: Path) -> None:
-    """Write one HxWxC uint8 image atomically (temp file in the same folder, then rename)."""
+    """Write one HxWxC uint8 image atomically (interpolate.files.atomic_path)."""
     from PIL import Image
 
     mode = {1: "L", 3: "RGB", 4: "RGBA"}.get(array.shape[2])
     if mode is None:
         raise WaifuError(f"cannot write a {array.shape[2]}-channel image as PNG")
     img = Image.fromarray(array[:, :, 0] if mode == "L" else array, mode)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(path, suffix=".png") as tmp:
         img.save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def seed_file_name(seed: int) -> str:
@@ -52,14 +43,15 @@ def render_seeds(G: torch.nn.Module, seeds: Sequence[int], psi: float = 1.0, cut
                  noise_mode: str = "const", class_idx: int | None = None, batch_size: int = 8):
     """Yield (seed, uint8 HxWxC image) for each seed, synthesizing `batch_size` at a time."""
     from ..paths.keys import class_vector
+    from ..paths.truncation import truncate
 
     device = G.w_avg.device
     for start in range(0, len(seeds), batch_size):
         chunk = list(seeds[start:start + batch_size])
         z = torch.from_numpy(np.concatenate([z_from_seed(s, G.z_dim) for s in chunk])).to(device, torch.float32)
         c = class_vector(G, len(chunk), class_idx)
-        ws = G.mapping(z, c, truncation_psi=psi, truncation_cutoff=cutoff)
-        images = to_uint8(G.synthesis(ws, noise_mode=noise_mode))
+        ws = truncate(G.mapping(z, c, truncation_psi=1.0), G.w_avg, psi, cutoff)
+        images = to_uint8_numpy(G.synthesis(ws, noise_mode=noise_mode))
         yield from zip(chunk, images)
 
 
@@ -75,7 +67,7 @@ def write_seed_images(checkpoint: str | Path | None, seeds: str | Sequence[int] 
     from ..device import pick_device
     from ..loading import load_generator
     from ..paths.keys import class_vector
-    from ..paths.plan import resolve_truncation
+    from ..paths.truncation import resolve_truncation
 
     if noise_mode not in NOISE_MODES:
         raise WaifuError(f"--noise-mode {noise_mode!r} is not one of {', '.join(NOISE_MODES)}")

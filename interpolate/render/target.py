@@ -1,17 +1,18 @@
 """Where a render lands, safely: a temporary file (or folder) beside the output, renamed when complete.
 
-    target = OutputTarget.prepare('out/waifu.mp4', overwrite=False)   # checks, creates the temp
-    ... write target.tmp ...
+    target = OutputTarget.plan('out/waifu.mp4', overwrite=False)   # checks, before a model is loaded
+    target.open()        # creates the temp file (or folder) beside the output; the encoder writes target.tmp
     target.commit()      # rename into place (an older output is replaced only now)
     target.abort()       # error / Ctrl-C: remove the temp; any older output is untouched
 
-Frames go to a temporary folder: a folder output is renamed into place as a whole; a pattern
+The temp outlives one `with` block (ffmpeg streams into it for the whole render, and signals abort
+it), so this is the one writer that does not use interpolate.files.atomic_path; it shares its error
+messages and umask mode. Frames go to a temporary folder: a folder output is renamed into place as a whole; a pattern
 ('frames/%05d.png') has its files moved into the pattern's folder one by one at the end.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 import shutil
@@ -20,21 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import WaifuError
-from .encode import output_kind
-
-
-def _os_error(exc: OSError, what: str) -> WaifuError:
-    if exc.errno == errno.ENOSPC:
-        return WaifuError(f"the disk is full while {what}; free some space or write elsewhere with -o")
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return WaifuError(f"permission denied while {what}; choose a folder you can write with -o")
-    return WaifuError(f"error while {what} ({exc.strerror or exc}); choose another place with -o")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+from ..files import os_error, umask
+from .containers import output_kind
 
 
 def pattern_regex(pattern: str) -> re.Pattern:
@@ -52,13 +40,6 @@ class OutputTarget:
     pattern: str            # file-name pattern of frames ('%05d.png' for folders)
     overwrite: bool
     into_existing: bool     # pattern outputs: files are moved into an existing folder
-
-    @classmethod
-    def prepare(cls, output: str | os.PathLike, overwrite: bool = False) -> "OutputTarget":
-        """plan() + open()."""
-        target = cls.plan(output, overwrite)
-        target.open()
-        return target
 
     @classmethod
     def plan(cls, output: str | os.PathLike, overwrite: bool = False) -> "OutputTarget":
@@ -95,7 +76,7 @@ class OutputTarget:
                 fd, self.tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
                 os.close(fd)      # after self.tmp is set, so abort() finds the file whenever we are stopped
         except OSError as exc:
-            raise _os_error(exc, f"creating a temporary file in '{folder}'") from None
+            raise os_error(exc, f"creating a temporary file in '{folder}'") from None
         return self.tmp
 
     @staticmethod
@@ -116,17 +97,17 @@ class OutputTarget:
         """Put the finished temp in place of the output (atomic for files)."""
         try:
             if self.kind != "frames":
-                os.chmod(self.tmp, 0o666 & ~_umask())
+                os.chmod(self.tmp, 0o666 & ~umask())
                 os.replace(self.tmp, self.final)
             elif self.into_existing:
                 self._commit_pattern()
             else:
                 self._commit_folder()
         except OSError as exc:
-            raise _os_error(exc, f"writing '{self.final}'") from None
+            raise os_error(exc, f"writing '{self.final}'") from None
 
     def _commit_folder(self) -> None:
-        os.chmod(self.tmp, 0o777 & ~_umask())
+        os.chmod(self.tmp, 0o777 & ~umask())
         old = None
         if self.final.exists():
             if self.final.is_dir() and not any(self.final.iterdir()):
@@ -158,13 +139,6 @@ class OutputTarget:
             shutil.rmtree(self.tmp, ignore_errors=True)
         elif os.path.exists(self.tmp):
             os.unlink(self.tmp)
-
-    @property
-    def sidecar_path(self) -> Path:
-        """Where the JSON sidecar goes: output + '.json' (a folder's beside it)."""
-        from .sidecar import sidecar_path
-
-        return sidecar_path(self.output)
 
     def size_bytes(self) -> int:
         if self.kind != "frames":

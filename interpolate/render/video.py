@@ -1,8 +1,13 @@
-"""`waifu-morph render`: options -> checkpoint -> latent path(s) -> streamed, finished output + sidecar.
+"""Rendering a planned path: stream it, shape and encode the frames, rename into place, write the sidecar.
 
-    result = render(opts)                                  # loads the checkpoint itself
-    result = render_path(G, path, opts, on_frames, frame_hook)   # a loaded G and any LatentPath-like
-    result = render_paths(G, [p1, p2, ...], opts, cols=3, rows=2)  # a grid
+    result = render(opts)                                         # RenderOptions: loads the checkpoint itself
+    result = render_path(G, path, OutputSpec(output="a.gif"))     # a loaded G and any RenderablePath
+    result = render_path(G, path, "a.gif", device=DeviceSpec(batch_size=4))
+    result = render_paths(G, [p1, p2, ...], out, cols=3, rows=2)  # a grid
+
+`output` is an OutputSpec, a file name, or a RenderOptions (then its output and device specs and its
+flat options for the sidecar). `recipe` is the flat options the sidecar records (default: built
+from the specs and the path).
 
 `on_frames(0, total)` is called once at the start, then `on_frames(n)` after every n frames written
 (batch runner's progress); without it a rich progress bar is shown unless opts.quiet.
@@ -17,11 +22,17 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from ..device import DeviceSpec
 from ..errors import WaifuError
 from ..options import RenderOptions
-from .encode import EncodeSettings, check_settings, make_encoder, parse_bytes, stop_pipes_under
-from .pipeline import FITS, FrameSource, Geometry, Labeler, RenderResult, parse_grid, parse_size, stream
-from .sidecar import sidecar_path, write_sidecar
+from ..paths.path import RenderablePath
+from .budget import parse_bytes
+from .encode import EncodeSettings, check_settings, make_encoder
+from .ffmpeg import stop_pipes_under
+from .frames import FITS, Geometry, Labeler, parse_grid, parse_size
+from .pipeline import FrameSource, RenderResult, stream
+from .sidecar import recipe_for, sidecar_path, write_sidecar
+from .spec import OutputSpec
 from .target import OutputTarget
 
 # checkpoints/chibi-64.pt, found through the package (interpolate/checkpoints links to the repository's
@@ -37,10 +48,12 @@ def default_checkpoint() -> str:
     return str(SHIPPED_CHECKPOINT)
 
 
-def check_output_options(opts: RenderOptions) -> OutputTarget:
+def check_output_options(opts: OutputSpec | RenderOptions, fps: float | None = None) -> OutputTarget:
     """Everything about the output that can be checked before a model is loaded."""
+    if isinstance(opts, RenderOptions):
+        opts, fps = opts.output_spec(), opts.fps
     target = OutputTarget.plan(opts.output, bool(opts.overwrite))
-    check_settings(encode_settings(opts, float(opts.fps)))
+    check_settings(encode_settings(opts, float(fps if fps is not None else 30.0)))
     parse_size(opts.size)
     parse_grid(opts.grid)
     if opts.fit not in FITS:
@@ -50,8 +63,8 @@ def check_output_options(opts: RenderOptions) -> OutputTarget:
     return target
 
 
-def encode_settings(opts: RenderOptions, fps: float) -> EncodeSettings:
-    return EncodeSettings(fps=fps, crf=opts.crf, preset=opts.x264_preset, codec=opts.codec, gif_quality=opts.gif_quality,
+def encode_settings(opts: OutputSpec, fps: float) -> EncodeSettings:
+    return EncodeSettings(fps=fps, crf=opts.crf, x264_preset=opts.x264_preset, codec=opts.codec, gif_quality=opts.gif_quality,
                           max_bytes=parse_bytes(opts.max_size))
 
 
@@ -90,8 +103,9 @@ def render(opts: RenderOptions, console=None, sidecar_data: dict | None = None) 
     cols, rows = parse_grid(opts.grid)
     if opts.save_latents and cols * rows > 1:
         raise WaifuError("--save-latents writes one path; it cannot be combined with --grid")
-    paths = [plan_path(G, o) for o in grid_options(opts, cols, rows)]
-    result = render_paths(G, paths, opts, cols=cols, rows=rows, console=console)
+    paths = [plan_path(G, o) for o in grid_options(opts, cols, rows)]     # keys + o.path_spec(), or a replay
+    result = render_paths(G, paths, opts.output_spec(), device=opts.device_spec(), recipe=opts.to_dict(),
+                          cols=cols, rows=rows, console=console)
     if console is not None and not opts.quiet:
         from rich.markup import escape
 
@@ -101,28 +115,46 @@ def render(opts: RenderOptions, console=None, sidecar_data: dict | None = None) 
     return result
 
 
-def render_path(G, path, opts: RenderOptions, on_frames: Callable | None = None,
-                frame_hook: Callable[[int, np.ndarray], np.ndarray] | None = None, console=None) -> RenderResult:
-    """Render one planned path (LatentPath or anything with its surface) to opts.output."""
-    return render_paths(G, [path], opts, on_frames=on_frames, frame_hook=frame_hook, console=console)
+def render_path(G, path, output, on_frames: Callable | None = None,
+                frame_hook: Callable[[int, np.ndarray], np.ndarray] | None = None, *, device: DeviceSpec | None = None,
+                recipe: dict | None = None, console=None) -> RenderResult:
+    """Render one planned path (a LatentPath or any RenderablePath) to `output`."""
+    return render_paths(G, [path], output, on_frames=on_frames, frame_hook=frame_hook, device=device, recipe=recipe,
+                        console=console)
 
 
-def render_paths(G, paths: Sequence, opts: RenderOptions, *, cols: int = 1, rows: int = 1,
-                 on_frames: Callable | None = None, frame_hook: Callable | None = None, console=None) -> RenderResult:
+def _specs(output, device: DeviceSpec | None, recipe: dict | None):
+    """(OutputSpec, DeviceSpec, recipe or None) from what the caller passed."""
+    if isinstance(output, RenderOptions):
+        return output.output_spec(), device or output.device_spec(), recipe or output.to_dict()
+    if isinstance(output, (str, Path)):
+        output = OutputSpec(output=str(output))
+    return output, device or DeviceSpec(), recipe
+
+
+def render_paths(G, paths: Sequence, output, *, device: DeviceSpec | None = None, recipe: dict | None = None,
+                 cols: int = 1, rows: int = 1, on_frames: Callable | None = None, frame_hook: Callable | None = None,
+                 console=None) -> RenderResult:
     """Render paths tiled cols x rows: stream, encode, rename into place, write the sidecar."""
     t_start = time.perf_counter()
-    target = check_output_options(opts)
+    out, dev, recipe = _specs(output, device, recipe)
+    for p in paths:
+        if not isinstance(p, RenderablePath):
+            raise TypeError(f"{type(p).__name__} is not a RenderablePath (num_frames, fps, chunk, label, describe)")
     fps = float(paths[0].fps)
-    settings = encode_settings(opts, fps)
-    source = FrameSource(G, paths, cols, rows, opts.precision, opts.batch_size)
-    out_w, out_h = parse_size(opts.size) or (source.width, source.height)
-    geometry = Geometry(source.width, source.height, out_w, out_h, opts.fit)
-    labeler = Labeler(paths, geometry, cols, rows, source.cell_w, source.cell_h) if opts.label else None
-    if opts.save_latents and hasattr(paths[0], "save_latents"):
-        paths[0].save_latents(opts.save_latents)
+    target = check_output_options(out, fps)
+    settings = encode_settings(out, fps)
+    source = FrameSource(G, paths, cols, rows, dev.precision, dev.batch_size)
+    out_w, out_h = parse_size(out.size) or (source.width, source.height)
+    geometry = Geometry(source.width, source.height, out_w, out_h, out.fit)
+    labeler = Labeler(paths, geometry, cols, rows, source.cell_w, source.cell_h) if out.label else None
+    if out.save_latents:
+        if not hasattr(paths[0], "save_latents"):
+            raise WaifuError("--save-latents writes one planned path; this render has none to save")
+        paths[0].save_latents(out.save_latents)
 
     total = source.num_frames
-    progress, on_batch = _progress(total, on_frames, console, opts.quiet, target.final.name)
+    progress, on_batch = _progress(total, on_frames, console, out.quiet, target.final.name)
     encoder = None
     try:
         target.open()          # inside the try: a Ctrl-C right after the temp file appears still removes it
@@ -155,12 +187,13 @@ def render_paths(G, paths: Sequence, opts: RenderOptions, *, cols: int = 1, rows
                           height=enc.height, fps=enc.fps, duration=enc.duration, bytes=target.size_bytes(),
                           wall_s=wall, notes=list(enc.notes), batch_size=stats.batch_size)
     side = sidecar_path(target.output)
-    if opts.sidecar:
+    if out.sidecar:
         info = {"kind": result.kind, "frames": result.frames, "width": result.width, "height": result.height,
                 "fps": result.fps, "duration": result.duration, "bytes": result.bytes, "notes": result.notes,
                 "gif_delays_cs": enc.delays_cs, "grid": [cols, rows]}
         describe = [p.describe() for p in paths] if len(paths) > 1 else paths[0].describe()
-        result.sidecar = str(write_sidecar(target.output, opts, G, describe, info))
+        recipe = recipe if recipe is not None else recipe_for(paths[0], out, dev)
+        result.sidecar = str(write_sidecar(target.output, recipe, G, describe, info))
     elif side.exists():                       # a sidecar of the output just replaced would lie
         side.unlink()
     return result
@@ -191,11 +224,6 @@ def _progress(total: int, on_frames, console, quiet: bool, name: str):
                         TimeRemainingColumn(), console=console, transient=True, disable=not console.is_terminal)
     task = progress.add_task(name, total=total)
     return progress, lambda n: progress.advance(task, n)
-
-
-def options_with_overrides(base: RenderOptions, overrides: dict) -> RenderOptions:
-    """`render --from sidecar.json` + flags given on the command line (they win)."""
-    return base.updated(overrides, source="the command line")
 
 
 __all__ = ["render", "render_path", "render_paths", "default_checkpoint", "check_output_options", "grid_options",

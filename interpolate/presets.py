@@ -1,4 +1,5 @@
-"""Presets: named recipes of RenderOptions fields, stored as TOML.
+"""Presets and layering: named recipes of RenderOptions fields (TOML), and the one place that stacks
+recipes, sidecars, job defaults and typed flags into one RenderOptions (`layered`).
 
     description = "Colours and fine detail cycle over one pose, as a seamless loop"
     style = "fine"
@@ -14,7 +15,7 @@ Where presets live, first match wins:
     1. a path to a .toml file (`--preset ./mine.toml`)
     2. the user folder: $WAIFU_MORPH_PRESETS, else $XDG_CONFIG_HOME/waifu-morph/presets
        (default ~/.config/waifu-morph/presets)
-    3. the shipped ones: interpolate/batch/presets_data/*.toml (package data, so they are found after
+    3. the shipped ones: interpolate/presets_data/*.toml (package data, so they are found after
        a plain `pip install` too; the repository's presets/ folder links to it)
 """
 
@@ -30,19 +31,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import WaifuError
-from ..options import RenderOptions
+from .errors import WaifuError
+from .options import RenderOptions
 
 SUFFIX = ".toml"
 META_KEYS = ("description", "preset")            # keys of a preset file that are not RenderOptions fields
-ENCODER_PRESET_KEY = "x264_preset"               # the x264 speed (a RenderOptions field; 'preset' names a recipe)
+X264_PRESET_KEY = "x264_preset"                  # the x264 speed (a RenderOptions field; 'preset' names a recipe)
 MAX_DEPTH = 8                                    # presets based on presets, at most this deep
 
 
 # --- where presets live -----------------------------------------------------------------------------
 def shipped_dir() -> Path:
     """The folder of the presets shipped with the package."""
-    return Path(str(importlib.resources.files("interpolate.batch") / "presets_data"))
+    return Path(str(importlib.resources.files("interpolate") / "presets_data"))
 
 
 def user_dir() -> Path:
@@ -132,7 +133,7 @@ def load(name: str) -> Preset:
     base = data.pop("preset", None)
     if base is not None and not isinstance(base, str):
         raise WaifuError(f"'preset' in {source} names the preset this one starts from, a string; "
-                         f"got {_tname(base)} (the x264 speed is written '{ENCODER_PRESET_KEY}')")
+                         f"got {_tname(base)} (the x264 speed is written '{X264_PRESET_KEY}')")
     values = check_values(data, source)
     return Preset(name=path.stem, path=path, origin=_origin(path), description=" ".join(description.split()),
                   base=base, values=values)
@@ -297,19 +298,16 @@ def print_show(name: str, console) -> None:
         console.print(to_toml(resolve(name)).rstrip(), markup=False, highlight=False, soft_wrap=True)
 
 
-# --- the command line: a preset under the flags the user actually typed -----------------------------
-def typed_params(ctx) -> set[str]:
-    """Names of the click parameters the user gave (command line or environment), not defaults."""
-    try:
-        from typer._click.core import ParameterSource      # typer >= 0.2x vendors click
-    except ImportError:
-        from click.core import ParameterSource
-
-    given = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT, ParameterSource.PROMPT)
-    return {name for name in ctx.params if ctx.get_parameter_source(name) in given}
-
-
-def with_preset(base: RenderOptions, preset: str | None, flags: RenderOptions, typed: set[str]) -> RenderOptions:
-    """`base` (defaults or a sidecar), then the preset, then only the fields whose flags were typed."""
-    opts = apply(base, preset)
-    return opts.updated({name: getattr(flags, name) for name in typed if name in _FIELDS})
+# --- layering: the one place --------------------------------------------------------------------
+def layered(base: RenderOptions, *layers: tuple[str | None, dict[str, Any] | None, str]) -> RenderOptions:
+    """`base` (defaults or a sidecar) with layers on top, later wins: each layer is (preset reference
+    or None, checked values or None, where the values come from). The order users get everywhere:
+    preset < sidecar < job defaults (their preset, then their values) < the job's own preset and
+    values < flags typed on the command line."""
+    opts = base
+    for preset, values, source in layers:
+        if preset:
+            opts = opts.updated(resolve(preset), source=f"preset '{preset}'")
+        if values:
+            opts = opts.updated(values, source=source)
+    return opts
