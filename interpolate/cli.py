@@ -377,6 +377,9 @@ def train_figures(
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: usage errors exit 2 (typer), WaifuError prints one line and exits 2."""
+    from .openmp import request_passive_openmp
+
+    request_passive_openmp()         # before anything imports torch (interpolate/openmp.py says why)
     try:
         app(args=argv, prog_name="waifu-morph")
     except WaifuError as err:
