@@ -221,9 +221,10 @@ def test_writer_error_surfaces_as_itself_and_stops_generation():
 def test_batch_size_is_a_rule_of_device_and_frame_size_not_of_timings():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert BatchSizer(None, cpu, 64 * 64).size == 16
-    assert BatchSizer(None, cpu, 128 * 128).size == 2
+    assert BatchSizer(None, cpu, 128 * 128).size == 4
     assert BatchSizer(None, cpu, 256 * 256).size == 1
-    assert BatchSizer(None, cpu, 3 * 64 * 64).size == 2          # a 3x1 grid of 64 px cells: 192x64 px
+    assert BatchSizer(None, cpu, 3 * 64 * 64).size == 4          # a 3x1 grid of 64 px cells: 192x64 px
+    assert BatchSizer(None, cpu, 64 * 64, weights=20_000_000).size == 1   # a big network: one at a time
     assert BatchSizer(None, cuda, 1024 * 1024).size == 16
     assert BatchSizer(None, cuda, 64 * 64).size == 64
     s = BatchSizer(None, cpu, 64 * 64)

@@ -28,7 +28,7 @@ import torch
 
 from ..errors import WaifuError
 from ..images import to_uint8
-from .batching import BatchSizer, generation_threads  # noqa: F401  (BatchSizer re-exported)
+from .batching import BatchSizer, generation_threads, synthesis_weights  # noqa: F401  (BatchSizer re-exported)
 
 QUEUE_BATCHES = 3           # batches in flight between the threads (bounds host memory)
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
@@ -94,7 +94,8 @@ class FrameSource:
             raise WaifuError(f"cannot render a {G.img_channels}-channel generator as video")
         self.cell_h, self.cell_w = G.img_height, G.img_width
         self.height, self.width = rows * self.cell_h, cols * self.cell_w
-        self.sizer = BatchSizer(batch_size, self.device, self.cell_w * self.cell_h * len(self.paths))
+        self.sizer = BatchSizer(batch_size, self.device, self.cell_w * self.cell_h * len(self.paths),
+                                synthesis_weights(G))
         self.cuda = self.device.type == "cuda"
         self._copy_stream = None             # CUDA: device -> host copies beside the synthesis stream
 
