@@ -50,8 +50,12 @@ MODELS = {
 }
 
 OFFICIAL_RUNNER = r"""
-import sys, torch
+import sys, types, torch
 sys.path.insert(0, sys.argv[1])
+try:
+    import tqdm
+except ImportError:                      # gen_video.py only uses tqdm for its progress bar
+    sys.modules["tqdm"] = types.SimpleNamespace(tqdm=lambda it: it)
 import gen_video
 from training import networks_stylegan2
 saved = torch.load(sys.argv[2], weights_only=True)
