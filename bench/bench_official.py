@@ -36,6 +36,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from interpolate.render.ffmpeg import ffmpeg_exe
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -116,7 +118,7 @@ def bench_synthesis(official: Path, rounds: int, images: int) -> list[dict]:
 
 
 def decode(path: Path) -> np.ndarray:
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
                          capture_output=True, check=True).stdout
     return np.frombuffer(raw, np.uint8).reshape(-1, 256, 256, 3)
 

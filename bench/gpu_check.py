@@ -13,8 +13,9 @@ StyleGAN1 512; --tiny: the same architectures at 32-64 px with few channels):
               and the peak device memory at the largest one
 Then, for StyleGAN2-1024 (--tiny: 64 px): end-to-end `render` to MP4 at its size and to a 1080x1920 reel
 (--size 1080x1920 --fit crop), each with generation alone, shaping + encoding alone, end to end and the
-efficiency = end to end / the slower stage (the issue asks for >= 0.9); and last the test suite's CUDA
-tests (`pytest -k cuda`, which skip without a GPU).
+efficiency = end to end / the slower stage (the issue asks for >= 0.9); x264 frames/s with 1, 2 and 4
+encoders on contiguous chunks (bench/bench_encoders.py: is one encoder the bottleneck?); and last the
+test suite's CUDA tests (`pytest -k cuda`, which skip without a GPU).
 """
 
 from __future__ import annotations
@@ -202,6 +203,11 @@ def main() -> None:
             r = end_to_end(G, device, frames, size, folder)
             lines.append(f"| {what} ({r['size']}) | {r['gen']:.1f} | {r['enc']:.1f} | {r['e2e']:.1f} | {r['eff']:.2f} | {r['batch']} |")
             print(lines[-1], flush=True)
+    enc = subprocess.run([sys.executable, str(REPO / "bench" / "bench_encoders.py"), "--sizes", "256" if args.tiny else "1024",
+                          "--encoders", "1,2" if args.tiny else "1,2,4", "--frames", "24" if args.tiny else "120"],
+                         capture_output=True, text=True)
+    lines += ["", "x264: one encoder against several on contiguous chunks joined by stream copy (bench/bench_encoders.py)", ""]
+    lines += [l for l in enc.stdout.splitlines() if l.startswith("|")] or [f"bench_encoders failed: {enc.stderr[-300:]}"]
     if not args.skip_tests:
         lines += ["", f"CUDA tests (`pytest -k cuda`): {cuda_tests()}"]
     lines += ["", f"(whole check: {time.perf_counter() - started:.0f} s)"]

@@ -72,3 +72,25 @@ def test_build_stays_float32_on_cpu():
     G = build("stylegan2", z_dim=8, w_dim=8, img_resolution=8, img_channels=3, channel_base=32, channel_max=8)
     with torch.inference_mode():
         assert G.synthesis(G.mapping(torch.randn(1, 8))).dtype == torch.float32
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("which", ["stylegan2", "stylegan3"])
+def test_cuda_float32_matches_cpu(which):
+    """CUDA in float32 (TF32 off, fp16 layers forced off) draws the CPU's image to < 1e-3; fp16 layers stay close."""
+    G = perturbed2(small(img_resolution=32)) if which == "stylegan2" else perturbed3(T_KW)
+    G = G.requires_grad_(False)
+    c = torch.eye(G.c_dim)[:2] if G.c_dim else None
+    ws = G.mapping(torch.randn(2, G.z_dim), c)
+    tf32 = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        with torch.inference_mode():
+            cpu = G.synthesis(ws)
+            Gc = G.cuda()
+            gpu = Gc.synthesis(ws.cuda(), force_fp32=True).cpu()
+            half = Gc.synthesis(ws.cuda()).float().cpu()
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
+    assert (gpu - cpu).abs().max().item() < 1e-3
+    assert (half - cpu).abs().max().item() < 0.05 * max(1.0, cpu.abs().max().item())
