@@ -122,13 +122,14 @@ def synthesis_rates(G, device: torch.device, batches: tuple[int, ...], seconds: 
 
 def end_to_end(G, device: torch.device, frames: int, size: str | None, folder: str) -> dict:
     """Generation alone, shaping + encoding alone, end to end (frames/s) and the efficiency."""
-    from bench_render import encoding, make_path
+    from bench_render import encoding, make_path, warm_up
     from interpolate.device import DeviceSpec
     from interpolate.render import OutputSpec, render_path
     from interpolate.render.frames import Geometry
     from interpolate.render.pipeline import FrameSource, cpu_threads
 
     path = make_path(G, frames)
+    warm_up(G, path, device)                 # kernel choice and allocations stay out of the rates
     source = FrameSource(G, [path])
     made = []
     t0 = time.perf_counter()
