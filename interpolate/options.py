@@ -51,8 +51,23 @@ class RenderOptions:
     noise_drift: float = 0.25                # smooth noise: cycles per second of its slowest component
     class_idx: int | None = None             # class of a conditional model (required when c_dim > 0)
     durations: list[float] | None = None     # seconds of each transition (overrides seconds and frames)
+    direction: str | None = None             # walk along a direction: 'dirs.npz:2' (from `waifu-morph directions`)
+    strength: str | float | None = None      # along it: 'A:B' from A to B over the clip (and back with loop); B: 0 to B
     save_latents: str | None = None          # write ws per frame and the plan to this .npz
     from_latents: str | None = None          # replay a --save-latents .npz bit for bit (ignores the path fields)
+
+    # --- music (audio/): keys on the beats of a song, reactions, the song in the MP4 -----------------
+    audio: str | None = None                 # song file (any format ffmpeg decodes); None: no music
+    audio_start: float = 0.0                 # seconds into the song where the clip starts
+    audio_seconds: float | None = None       # length of the clip (None: to the end of the song)
+    beats_per_key: int | None = None         # a key every N beats (default 1 with --audio)
+    bars: int | None = None                  # a key every N bars (downbeats) instead
+    bpm: float | None = None                 # set the tempo instead of estimating it
+    react_pulse: float = 0.0                 # onset pulse -> fine styles (0 = off)
+    react_bass: float = 0.0                  # bass energy -> coarse styles
+    react_treble: float = 0.0                # treble energy -> middle styles
+    react_attack: float = 0.0                # seconds for a reaction to rise
+    react_decay: float = 0.25                # seconds for a reaction to fall back
 
     # --- the output (render/) -----------------------------------------------------------------
     output: str = "waifu.mp4"                # .mp4 | .gif | .webp | a folder or %05d.png pattern

@@ -306,3 +306,53 @@ def test_csv_x264_preset_column_is_read(tmp_path):
     f.write_text('keys,output,x264_preset\n"3,17",a.mp4,fast\n')
     (job,) = J.load_jobs(f)
     assert job.error is None and job.options.x264_preset == "fast" and job.options.keys == ["3,17"]
+
+
+def test_a_dry_run_validates_and_plans_every_job_and_writes_nothing(tmp_path, tiny_checkpoint, capsys):
+    """An unknown style, a layer the model lacks, a missing W file or an unwritable output is 'failed'
+    in the dry run (as the render would fail), not 'to render'; the good job is 'todo'; nothing is written."""
+    from interpolate.batch.runner import run_batch_file
+
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where a folder should be")
+    jobs = write(tmp_path / "jobs.toml", f"""
+[defaults]
+checkpoint = "{tiny_checkpoint}"
+frames = 2
+
+[[job]]
+keys = "1,2"
+output = "new/ok.gif"
+
+[[job]]
+keys = "1,2"
+style = "sideways"
+output = "bad-style.gif"
+
+[[job]]
+keys = "1,2"
+layers = "0-99"
+output = "bad-layers.gif"
+
+[[job]]
+keys = "1,missing.npy"
+output = "bad-key.gif"
+
+[[job]]
+keys = "1,2"
+output = "blocked/x.gif"
+""")
+    with pytest.raises(SystemExit) as exit_info:
+        from interpolate.cli import main
+
+        main(["batch", str(jobs), "--dry-run"])
+    assert exit_info.value.code == 1
+    out = capsys.readouterr().out
+    assert "1 to render, 0 skipped, 4 failed" in out, out
+    assert "failed job 2 (bad-style.gif): unknown style 'sideways'" in out
+    assert "failed job 3" in out and "failed job 4" in out and "missing.npy" in out and "failed job 5" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocked", "jobs.toml"]      # not even new/
+    results = R.plan_jobs(J.load_jobs(jobs))
+    assert [r.status for r in results] == ["todo", "failed", "failed", "failed", "failed"]
+    assert run_batch_file(jobs, dry_run=False, quiet=True, console=Console(record=True, width=200)) == 1
+    assert [r.status for r in R.plan_jobs(J.load_jobs(jobs))] == ["skipped", "failed", "failed", "failed", "failed"]

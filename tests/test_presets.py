@@ -9,7 +9,8 @@ from interpolate import presets as P
 from interpolate.errors import WaifuError
 from interpolate.options import RenderOptions
 
-SHIPPED = ("cascade", "color-cycle", "discord-gif", "pose-sweep", "reel-vertical", "seed-tour", "x-gif")
+SHIPPED = ("cascade", "color-cycle", "discord-gif", "music-video", "pose-sweep", "reel-music", "reel-vertical", "seed-tour",
+           "x-gif")
 
 
 @pytest.fixture(autouse=True)

@@ -109,13 +109,17 @@ def _easy(obj: Any) -> Any:
 
 def nvidia_pickle_bytes(G: torch.nn.Module | None, init_kwargs: dict, *, repo: str = "stylegan3", numpy1: bool = False,
                         old_dicts: bool = False, protocol: int = 4, keys: tuple[str, ...] | None = None,
-                        G_train: torch.nn.Module | None = None, evil: bool = False) -> bytes:
+                        G_train: torch.nn.Module | None = None, evil: bool = False,
+                        D: torch.nn.Module | None = None, d_init_kwargs: dict | None = None) -> bytes:
     """A training snapshot as the official training loop pickles it.
 
     repo: 'stylegan3' (key order G, D, G_ema, augment_pipe, training_set_kwargs) or 'stylegan2-ada'
     (training_set_kwargs first); init_kwargs are recorded as given (pass sg2ada's nested form for
     'stylegan2-ada'). keys: restrict the snapshot to these keys (e.g. ('D',) = discriminator only).
     G_train: the non-EMA G (default: G with weights * 1.1). evil: add an os.system call.
+    D, d_init_kwargs: a real discriminator (e.g. interpolate.train's, official names) and its official
+    constructor kwargs (c_dim, img_resolution, architecture, channel_base, epilogue_kwargs, ...);
+    default: a one-tensor stand-in.
     """
     sg3 = getattr(G, "arch", "") == "stylegan3"
     src = SG3_MODULE_SRC if sg3 else DUMMY_MODULE_SRC
@@ -129,9 +133,11 @@ def nvidia_pickle_bytes(G: torch.nn.Module | None, init_kwargs: dict, *, repo: s
                 for p in G_train.parameters():
                     p.mul_(1.1)
         snapshot["G"] = module_meta(G_train, kw, module_src=src, old_dicts=old_dicts, sg3=sg3)
-    D = torch.nn.Module()
-    D.register_parameter("weight", torch.nn.Parameter(torch.randn(4, 3, 1, 1)))
-    snapshot["D"] = module_meta(D, EasyDict(c_dim=0, img_resolution=8, img_channels=3), module_src=src, old_dicts=old_dicts, class_name="Discriminator")
+    if D is None:
+        D = torch.nn.Module()
+        D.register_parameter("weight", torch.nn.Parameter(torch.randn(4, 3, 1, 1)))
+        d_init_kwargs = dict(c_dim=0, img_resolution=8, img_channels=3)
+    snapshot["D"] = module_meta(D, _easy(d_init_kwargs), module_src=src, old_dicts=old_dicts, class_name="Discriminator")
     if G is not None:
         snapshot["G_ema"] = module_meta(G, kw, module_src=src, old_dicts=old_dicts, sg3=sg3)
     snapshot["augment_pipe"] = None

@@ -43,7 +43,7 @@ from ..errors import WaifuError
 from ..options import RenderOptions
 from .. import presets as P
 
-PATH_FIELDS = ("checkpoint", "output", "save_latents", "from_latents")
+PATH_FIELDS = ("checkpoint", "output", "save_latents", "from_latents", "audio")
 W_SUFFIXES = (".npy", ".npz")
 
 

@@ -352,8 +352,10 @@ def title_hook(path: ReelPath):
 
 def render_reel(G, reel: Reel, on_frames=None) -> int:
     """Plan and render a reel with a loaded generator; returns the number of frames written."""
+    from ..audio.music import check_reel_music
     from . import render_api
 
+    check_reel_music(reel.options)              # [reel] audio: muxed (segments keep their durations)
     path = plan_reel(G, reel)
     return render_api.render_path(G, path, reel.options, on_frames, frame_hook=title_hook(path))
 

@@ -2,6 +2,7 @@
 
     G = load_model(checkpoint, device)                     # interpolate.loading (once per checkpoint)
     frames = render_options(G, opts, on_frames)            # plan_path + the streaming renderer
+    check_options(G, opts)                                 # what that would check, nothing written (dry runs)
     frames = render_path(G, path, opts, on_frames, frame_hook)   # any paths.RenderablePath (reels)
     read_sidecar(output) -> dict | None                    # what a finished output was made from
 """
@@ -24,10 +25,19 @@ def load_model(checkpoint: str | None, device: str | None = None):
 
 
 def render_options(G, opts, on_frames: Callable | None = None) -> int:
-    """Render `opts` with an already-loaded generator; returns the number of frames written."""
-    from ..paths import plan_path
+    """Render `opts` with an already-loaded generator; returns the number of frames written.
+    A job with `audio` gets its keys on the song's beats and the song in its MP4, as `render` does."""
+    from ..audio.music import plan_paths, prepare
 
-    return render_path(G, plan_path(G, opts), opts, on_frames)
+    track = prepare(opts)      # the job keeps its audio path as written, so a re-run finds it complete
+    return render_path(G, plan_paths(G, [opts], track, opts)[0], opts, on_frames)
+
+
+def check_options(G, opts) -> None:
+    """Every check a render of `opts` with G runs (output, keys, styles, timing), writing nothing."""
+    from ..render.video import check_render
+
+    check_render(G, opts)
 
 
 def render_path(G, path, opts, on_frames: Callable | None = None, frame_hook: Callable | None = None) -> int:

@@ -117,24 +117,8 @@ def run_jobs(jobs: list[Job], *, console: Console | None = None, quiet: bool = F
         job_bar = progress.add_task("jobs", total=len(jobs), rate="")
         frame_bar = progress.add_task("frames", total=None, rate="")
         for checkpoint, group in by_checkpoint(jobs):
-            todo = []
-            for job in group:
-                if job.error is not None:
-                    results[job.index] = _result(job, "failed", job.error)
-                    progress.advance(job_bar)
-                    continue
-                opts = _prepared(job, overwrite, device)
-                try:
-                    done, _ = completed(opts)
-                except WaifuError as err:
-                    results[job.index] = _result(job, "failed", str(err))
-                    progress.advance(job_bar)
-                    continue
-                if done:
-                    results[job.index] = _result(job, "skipped", "already complete", size=_size(opts.output))
-                    progress.advance(job_bar)
-                else:
-                    todo.append((job, opts))
+            todo = _triage(group, results, overwrite, device)
+            progress.advance(job_bar, len(group) - len(todo))
             if not todo:
                 continue
             try:
@@ -171,20 +155,55 @@ def run_jobs(jobs: list[Job], *, console: Console | None = None, quiet: bool = F
     return [results[job.index] for job in jobs]
 
 
-def plan_jobs(jobs: list[Job], *, overwrite: bool = False) -> list[JobResult]:
-    """What a run would do, without loading anything: 'todo', 'skipped' or 'failed' per job."""
-    results = []
-    for job in jobs:
-        if job.error is not None:
-            results.append(_result(job, "failed", job.error))
+def plan_jobs(jobs: list[Job], *, overwrite: bool = False, load: Callable | None = None,
+              check: Callable | None = None) -> list[JobResult]:
+    """What a run would do, rendering nothing: 'todo', 'skipped' or 'failed' per job. Each checkpoint
+    with jobs to do is loaded once (on the CPU) and every such job is validated and planned as a render
+    would (unknown style, bad W file, unwritable output ... fail here, not later)."""
+    from . import render_api
+
+    load = load or render_api.load_model
+    check = check or render_api.check_options
+    results: dict[int, JobResult] = {}
+    for checkpoint, group in by_checkpoint(jobs):
+        todo = _triage(group, results, overwrite, None)
+        if not todo:
             continue
         try:
-            done, _ = completed(_prepared(job, overwrite, None))
-        except WaifuError as err:
-            results.append(_result(job, "failed", str(err)))
+            G = load(checkpoint, "cpu")
+        except Exception as err:            # noqa: BLE001 (a broken checkpoint fails its jobs only)
+            for job, _ in todo:
+                results[job.index] = _result(job, "failed", _reason(err))
             continue
-        results.append(_result(job, "skipped" if done else "todo", "already complete" if done else ""))
-    return results
+        for job, opts in todo:
+            try:
+                check(G, opts)
+                results[job.index] = _result(job, "todo", "")
+            except Exception as err:        # noqa: BLE001 (each job is judged alone)
+                results[job.index] = _result(job, "failed", _reason(err))
+        del G
+    return [results[job.index] for job in jobs]
+
+
+def _triage(group: list[Job], results: dict[int, JobResult], overwrite: bool, device: str | None) -> list:
+    """Record the jobs that fail before loading (their own options, an output made otherwise) or are
+    complete in `results`; return (job, options) for the rest."""
+    todo = []
+    for job in group:
+        if job.error is not None:
+            results[job.index] = _result(job, "failed", job.error)
+            continue
+        opts = _prepared(job, overwrite, device)
+        try:
+            done, _ = completed(opts)
+        except WaifuError as err:
+            results[job.index] = _result(job, "failed", str(err))
+            continue
+        if done:
+            results[job.index] = _result(job, "skipped", "already complete", size=_size(opts.output))
+        else:
+            todo.append((job, opts))
+    return todo
 
 
 def _prepared(job: Job, overwrite: bool, device: str | None) -> RenderOptions:

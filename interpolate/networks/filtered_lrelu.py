@@ -165,10 +165,11 @@ def filtered_lrelu_fast(x: torch.Tensor, fu: torch.Tensor | None = None, fd: tor
         x = x + b.to(x.dtype).reshape(1, c, 1, 1)
     x = x.contiguous(memory_format=torch.channels_last)
     x = _upsample(x, fu, up, pad, gain)  # a new tensor: lrelu(x) * gain == lrelu(x * gain) for gain > 0
+    inplace = not (torch.is_grad_enabled() and x.requires_grad)   # autograd (the projector) needs the lrelu output kept
     if slope != 1:
-        x = F.leaky_relu_(x, slope)
+        x = F.leaky_relu_(x, slope) if inplace else F.leaky_relu(x, slope)
     if clamp is not None:
-        x = x.clamp_(-clamp, clamp)
+        x = x.clamp_(-clamp, clamp) if inplace else x.clamp(-clamp, clamp)
     x = _downsample(x, fd, down)
     assert x.shape == (n, c, out_h, out_w), (x.shape, out_h, out_w)
     return x

@@ -148,9 +148,9 @@ def reference_ops():
 
 
 def fast_path(x: torch.Tensor) -> bool:
-    """Whether the fast paths apply to x: not inside reference_ops(), not float16, not under autograd."""
-    return (not getattr(_state, "reference", False) and x.dtype != torch.float16
-            and not (torch.is_grad_enabled() and x.requires_grad))
+    """Whether the fast paths apply to x: not inside reference_ops(), not float16, and no autograd (under
+    no_grad or inference_mode: they work in place; projection differentiates through the plain path)."""
+    return not getattr(_state, "reference", False) and x.dtype != torch.float16 and not torch.is_grad_enabled()
 
 
 def _separate(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:

@@ -192,6 +192,7 @@ class LatentPath:
         meta = {"format": LATENTS_FORMAT, "version": LATENTS_VERSION, "num_ws": self.num_ws, "w_dim": self.w_dim,
                 "fps": self.fps, "hold_frames": self.timeline.hold_frames,
                 "seg_frames": list(self.timeline.seg_frames), "loop": self.timeline.loop,
+                "lead_frames": self.timeline.lead_frames, "tail_frames": self.timeline.tail_frames,
                 "noise": self.noise.params(), "params": self.params, "groups": self.groups,
                 "key_labels": self.key_labels}
         with atomic_path(path) as tmp:
@@ -237,7 +238,8 @@ class LatentPath:
             raise WaifuError(f"'{name}' was saved for noise inputs {noise_p['shapes']}, this model has "
                              f"{[list(s) for s in G.noise_shapes]}; render it with the checkpoint it was saved from")
         timeline = Timeline(fps=float(meta["fps"]), hold_frames=int(meta["hold_frames"]),
-                            seg_frames=tuple(int(f) for f in meta["seg_frames"]), loop=bool(meta["loop"]))
+                            seg_frames=tuple(int(f) for f in meta["seg_frames"]), loop=bool(meta["loop"]),
+                            lead_frames=int(meta.get("lead_frames", 0)), tail_frames=int(meta.get("tail_frames", 0)))
         ws = _map_npy_member(path, "ws.npy")
         if ws.shape != (timeline.num_frames, num_ws, w_dim):
             raise WaifuError(f"'{name}' is damaged: ws has shape {list(ws.shape)}; save it again with --save-latents")
@@ -282,8 +284,10 @@ class PathEvaluator:
 
     def __init__(self, *, timeline: Timeline, curve: Curve, to_w: Callable[[np.ndarray], np.ndarray] | None,
                  key_ws: np.ndarray, base_w: np.ndarray, style: StylePlan, stagger: float, easing_name: str,
-                 arc: ArcTable | None, w_avg: torch.Tensor, psi: float, psi_end: float | None, cutoff: int | None):
+                 arc: ArcTable | None, w_avg: torch.Tensor, psi: float, psi_end: float | None, cutoff: int | None,
+                 walk=None):
         self.timeline = timeline
+        self.walk = walk                    # None, or a directions.walk.DirectionWalk (see edit)
         self.curve = curve                  # in W ([K, num_ws, w_dim]) or in Z ([K, 1, z_dim])
         self.to_w = to_w                    # None in W space; Z points [n, z_dim] -> W [n, num_ws, w_dim]
         self.key_ws = key_ws                # [K, num_ws, w_dim] float64, untruncated, base layers filled in
@@ -304,9 +308,11 @@ class PathEvaluator:
         return self.arc.param(seg, s) if self.arc is not None else s
 
     def edit(self, pos: np.ndarray, ws: np.ndarray) -> np.ndarray:
-        """Extension point: changes to the untruncated ws [n, num_ws, w_dim] at frame positions `pos`
-        (a semantic direction, path + strength(t) * direction on some layers, goes here). None yet."""
-        return ws
+        """Changes to the untruncated ws [n, num_ws, w_dim] at frame positions `pos`: a direction walk
+        adds strength(frame) * direction on the direction's layers."""
+        if self.walk is None:
+            return ws
+        return ws + self.walk.offsets(pos, self.timeline.num_frames, ws.shape[1])
 
     def points(self, seg: np.ndarray, s: np.ndarray) -> np.ndarray:
         """Untruncated W [n, num_ws, w_dim] of the curve at (seg, s)."""

@@ -93,10 +93,12 @@ def validate(G, keys, spec: PathSpec) -> list:
     entries = expand_files(parse_keys(keys), G.num_ws, G.w_dim)
     has_files = any(src.seed is None for src, _, _ in entries)
     resolve_space(spec.interp, spec.space, has_files)
-    if len(entries) == 1 and not t.loop:
+    walk = direction_walk(G, spec)
+    if len(entries) == 1 and not t.loop and walk is None:
         raise WaifuError("a morph needs at least two keyframes; add seeds or W files (e.g. --seeds 3,17), "
-                         "or pass --loop to animate one key (with --noise smooth)")
-    transitions = num_transitions(len(entries), t.loop)
+                         "or pass --loop to animate one key (with --noise smooth), or walk one with --direction")
+    walked_keys = 2 if walk is not None and len(entries) == 1 and not t.loop else len(entries)
+    transitions = num_transitions(walked_keys, t.loop)
     if t.durations is not None:
         if t.pace == "even":
             raise WaifuError("per-transition durations and --pace even both set the timing; drop one of them")
@@ -118,9 +120,20 @@ def validate(G, keys, spec: PathSpec) -> list:
     return entries
 
 
+def direction_walk(G, spec: PathSpec):
+    """The direction walk of the spec, or None (interpolate/directions/walk.py)."""
+    from ..directions.walk import walk_for
+
+    return walk_for(G, spec)
+
+
 def segment_frames(timing, transitions: int) -> tuple[int, ...]:
-    """Frames of each transition: from durations, frames per transition, or seconds per transition."""
+    """Frames of each transition: placed from outside (key_timing, e.g. on beats), from durations,
+    frames per transition, or seconds per transition."""
     fps = float(timing.fps)
+    if timing.key_timing is not None:
+        assert len(timing.key_timing.seg_frames) == transitions, (timing.key_timing, transitions)
+        return tuple(int(f) for f in timing.key_timing.seg_frames)
     if timing.durations is not None:
         return tuple(seconds_to_seg_frames(list(timing.durations), fps))
     if timing.frames is not None:
@@ -145,6 +158,12 @@ def plan_path(G, keys, spec: PathSpec | None = None, *, durations: list[float] |
     entries = validate(G, keys, spec)
     t, st, tr = spec.timing, spec.styles, spec.truncation
     keys_ = resolve_entries(G, shuffle_keys(entries, spec.shuffle_seed), spec.class_idx)
+    placed = t.key_timing                        # keys placed from outside (music): cycle the keys to fit
+    if placed is not None:
+        keys_ = [keys_[i % len(keys_)] for i in range(placed.num_keys(bool(t.loop)))]
+    walk = direction_walk(G, spec)
+    if walk is not None and len(keys_) == 1 and not t.loop:
+        keys_ = keys_ * 2                        # a walk on one key: one transition from the key to itself
     space = resolve_space(spec.interp, spec.space, any(k.seed is None for k in keys_))
     style = resolve_style(G, st.style, st.layers)
     base = resolve_entry(G, *base_entry(G, st.base), spec.class_idx) if st.base is not None else keys_[0]
@@ -165,18 +184,20 @@ def plan_path(G, keys, spec: PathSpec | None = None, *, durations: list[float] |
         to_w = None
 
     psi, cutoff = resolve_truncation(G, tr.psi, tr.cutoff)
-    hold_frames = int(round(float(t.hold) * fps))
+    hold_frames = placed.hold_frames if placed else int(round(float(t.hold) * fps))
     seg_frames = segment_frames(t, S)
     arc = None
-    if t.pace == "even":
+    if t.pace == "even":                         # (placed keys keep their frames: even pace within each)
         arc = arc_table(curve, to_w, moving, S)
-        seg_frames = even_seg_frames(arc.lengths, sum(seg_frames))
+        if placed is None:
+            seg_frames = even_seg_frames(arc.lengths, sum(seg_frames))
         arc.equalize_chords(seg_frames, lambda seg, u: _chords(curve, to_w, moving, seg, u))
-    timeline = Timeline(fps=fps, hold_frames=hold_frames, seg_frames=tuple(seg_frames), loop=loop)
+    timeline = Timeline(fps=fps, hold_frames=hold_frames, seg_frames=tuple(seg_frames), loop=loop,
+                        lead_frames=placed.lead_frames if placed else 0, tail_frames=placed.tail_frames if placed else 0)
 
     evaluator = PathEvaluator(timeline=timeline, curve=curve, to_w=to_w, key_ws=key_ws, base_w=base.w, style=style,
                               stagger=float(st.stagger), easing_name=spec.easing, arc=arc, w_avg=G.w_avg,
-                              psi=psi, psi_end=tr.psi_end, cutoff=cutoff)
+                              psi=psi, psi_end=tr.psi_end, cutoff=cutoff, walk=walk)
     noise = NoiseSchedule(spec.noise.mode, spec.noise.seed, G.noise_shapes, fps, timeline.num_frames, loop,
                           float(spec.noise.drift))
     # the keys as shown (truncated with the psi of their frame)
@@ -184,7 +205,11 @@ def plan_path(G, keys, spec: PathSpec | None = None, *, durations: list[float] |
     flat = spec.flat()
     if st.base is not None and not isinstance(st.base, (str, int)):
         flat["base"] = base.label
+    if walk is not None:                         # in-memory directions are recorded by what they are
+        flat["direction"], flat["strength"] = walk.source, f"{walk.start:g}:{walk.stop:g}"
     params = {"keys": key_record(keys), **{k: _jsonable(v) for k, v in flat.items()}}
+    if walk is not None:
+        params["direction_walk"] = walk.params()
     params.update({"space_resolved": space, "psi_resolved": psi, "cutoff_resolved": cutoff, "moving_layers": moving, "base_label": base.label,
                    "style_groups_order": [[name, list(idx)] for name, idx in style.groups],
                    "arch": getattr(G, "arch", None), "num_ws": G.num_ws, "w_dim": G.w_dim})

@@ -9,18 +9,21 @@ at the edge (`RenderOptions.path_spec()`, or `PathSpec.from_flat(mapping)`); `fl
 names back for the sidecar and --save-latents. Values are kept as given: `plan_path` validates them
 against the generator with one-line errors.
 
-Extension points (not implemented yet, planned without another redesign):
-  * a semantic direction added to the path: a `directions` field here (vector, layers, strength(t)),
-    applied by `PathEvaluator.edit` in paths/path.py, after style mixing and before truncation;
-  * externally timed transitions (music beats): `Timing.durations` already takes seconds per
-    transition; frame counts per transition would be one more `Timing` field read by
-    `plan.segment_frames`.
+A direction walk: `direction` ('dirs.npz:2', or in memory a (Directions, index) pair or a
+directions.walk.DirectionWalk) and `strength` ('-3:3', a number, or (A, B)); plan_path turns them into
+a DirectionWalk that `PathEvaluator.edit` adds after style mixing and before truncation.
+
+Externally timed transitions (music beats) are `Timing.key_timing` (paths.timing.KeyTiming: lead
+frames, frames per transition, tail frames), read by `plan.segment_frames`; the keys are cycled to the
+number it places.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from .timing import KeyTiming
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ class Timing:
     hold: float = 0.0                         # seconds held on each keyframe
     loop: bool = False
     pace: str = "key"                         # key | even
+    key_timing: KeyTiming | None = None       # keys placed from outside in frames (music: on beats); not a
+                                              # flat name: the song's analysis records it (audio/music.py)
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,8 @@ class PathSpec:
     easing: str = "linear"
     shuffle_seed: int | None = None
     class_idx: int | None = None
+    direction: Any = None                     # 'dirs.npz:2', (Directions, index) or a DirectionWalk
+    strength: Any = None                      # '-3:3', B (0 to B) or (A, B); default -3:3 with a direction
     timing: Timing = field(default_factory=Timing)
     styles: Styles = field(default_factory=Styles)
     truncation: Truncation = field(default_factory=Truncation)
@@ -102,7 +109,7 @@ FLAT: dict[str, tuple[str, str]] = {
     "stagger": ("styles", "stagger"), "psi": ("truncation", "psi"), "psi_end": ("truncation", "psi_end"),
     "cutoff": ("truncation", "cutoff"), "noise": ("noise", "mode"), "noise_seed": ("noise", "seed"),
     "noise_drift": ("noise", "drift"), "class_idx": ("", "class_idx"), "durations": ("timing", "durations"),
-    "fps": ("timing", "fps"),
+    "fps": ("timing", "fps"), "direction": ("", "direction"), "strength": ("", "strength"),
 }
 
 __all__ = ["PathSpec", "Timing", "Styles", "Truncation", "Noise", "FLAT"]

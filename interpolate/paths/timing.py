@@ -9,6 +9,10 @@ An open path ends on the last key's last hold frame: num_frames = a_{K-1} + H + 
 frame before key 0 would come round again: num_frames = a_K, so its last frame is not a copy of its
 first and the file loops without a stutter.
 
+Keys placed from outside (music: keys on beats) add lead frames before key 0 arrives (they show key
+0) and, on an open path, tail frames after the last key's hold: a_0 = lead, num_frames grows by the
+tail. `KeyTiming` carries such a plan into `plan_path`.
+
 `locate(pos)` turns frame positions (floats allowed) into (segment, fraction f in [0, 1)); f == 0
 exactly on a key (arrival and hold frames).
 
@@ -34,9 +38,12 @@ class Timeline:
     hold_frames: int
     seg_frames: tuple[int, ...]      # frames per transition, one per segment
     loop: bool
+    lead_frames: int = 0             # frames before key 0 arrives (showing key 0)
+    tail_frames: int = 0             # open path: frames after the last key's hold (showing it)
 
     def __post_init__(self):
         assert self.hold_frames >= 0 and all(f >= 1 for f in self.seg_frames)
+        assert self.lead_frames >= 0 and self.tail_frames >= 0 and not (self.loop and self.tail_frames)
 
     @property
     def num_keys(self) -> int:
@@ -46,7 +53,7 @@ class Timeline:
     def arrivals(self) -> np.ndarray:
         """Frame index at which each key arrives (for a loop, plus the closing arrival = num_frames)."""
         steps = np.asarray(self.seg_frames, dtype=np.int64) + self.hold_frames
-        return np.concatenate([[0], np.cumsum(steps)]).astype(np.int64)
+        return (np.concatenate([[0], np.cumsum(steps)]) + self.lead_frames).astype(np.int64)
 
     @property
     def key_frames(self) -> np.ndarray:
@@ -56,7 +63,7 @@ class Timeline:
     @property
     def num_frames(self) -> int:
         a = self.arrivals
-        return int(a[-1]) if self.loop else int(a[-1]) + self.hold_frames + 1
+        return int(a[-1]) if self.loop else int(a[-1]) + self.hold_frames + 1 + self.tail_frames
 
     def locate(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Frame positions [n] -> (segment index [n] int64, fraction f [n] in [0, 1))."""
@@ -72,6 +79,18 @@ class Timeline:
         if not self.loop:
             f = np.where(seg >= self.num_keys - 1, 0.0, f)
         return seg.astype(np.int64), np.minimum(f, np.nextafter(1.0, 0.0))
+
+
+@dataclass(frozen=True)
+class KeyTiming:
+    """Key timing decided outside the path (e.g. keys on the beats of a song), in whole frames."""
+    lead_frames: int                 # frames before the first key arrives
+    seg_frames: tuple[int, ...]      # frames of each transition
+    tail_frames: int = 0             # open path: frames held on the last key after its hold
+    hold_frames: int = 0
+
+    def num_keys(self, loop: bool) -> int:
+        return len(self.seg_frames) if loop else len(self.seg_frames) + 1
 
 
 def seconds_to_seg_frames(durations: list[float], fps: float) -> tuple[int, ...]:

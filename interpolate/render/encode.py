@@ -33,6 +33,7 @@ X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium"
 GIF_QUALITIES = ("normal", "hq")
 WEBP_QUALITY = 80
 MIN_BITRATE = 20_000         # MP4 under --max-size: never ask x264 for less (bit/s)
+AUDIO_BITRATE = 192_000      # a muxed song's AAC rate (audio/music.AAC_BITRATE); under --max-size a quarter of the budget
 
 
 # --- settings and results ---------------------------------------------------------------------------
@@ -44,6 +45,8 @@ class EncodeSettings:
     codec: str = "h264"
     gif_quality: str = "normal"
     max_bytes: int | None = None
+    audio_in: tuple[str, ...] = ()       # MP4: ffmpeg input arguments of a song span (audio/music.mux_args)
+    audio_out: tuple[str, ...] = ()      # ... and the output arguments that map and encode it
 
 
 @dataclass
@@ -116,7 +119,8 @@ class Mp4Encoder(Encoder):
 
     def __init__(self, path, width, height, settings):
         super().__init__(path, width, height, settings)
-        self.pipe = FFmpegPipe(width, height, settings.fps, [*mp4_args(settings), path], path)
+        self.pipe = FFmpegPipe(width, height, settings.fps, [*settings.audio_out, *mp4_args(settings), path], path,
+                               extra_inputs=settings.audio_in)
 
     def write(self, frame):
         self.pipe.write(frame)
@@ -248,18 +252,23 @@ class BudgetMp4Encoder(IntermediateEncoder):
         s = self.settings
         duration = self.frames / float(s.fps)
         state = {"bitrate": None}
+        # a muxed song gets a quarter of what the budget allows per second (32-192 kbit/s)
+        audio_bits = 0
+        if s.audio_in:
+            audio_bits = int(min(AUDIO_BITRATE, max(32_000, s.max_bytes * 8 * 0.85 / max(duration, 1e-3) / 4)))
+        audio_out = [*s.audio_out, "-b:a", str(audio_bits)] if s.audio_in else []
 
         def encode(width: int, out_fps: float) -> int:
             vf_fps = ["-r", str(fps_fraction(out_fps))] if out_fps != float(s.fps) else []
             args = mp4_args(s, width if width != self.width else None, state["bitrate"])
-            run_ffmpeg(["-i", self.intermediate, *vf_fps, *args, self.path], self.path)
+            run_ffmpeg(["-i", self.intermediate, *s.audio_in, *vf_fps, *audio_out, *args, self.path], self.path)
             return os.path.getsize(self.path)
 
         def encode_within_rate(width: int, out_fps: float) -> int:
             """CRF; if too big, the bitrate the budget allows; if x264 overshoots it, that rate scaled down once."""
             size = encode(width, out_fps)
             if size > s.max_bytes and state["bitrate"] is None:
-                state["bitrate"] = max(MIN_BITRATE, int(s.max_bytes * 8 * 0.85 / max(duration, 1e-3)))
+                state["bitrate"] = max(MIN_BITRATE, int(s.max_bytes * 8 * 0.85 / max(duration, 1e-3)) - audio_bits)
                 size = encode(width, out_fps)
             if size > s.max_bytes and state["bitrate"] > MIN_BITRATE:
                 state["bitrate"] = max(MIN_BITRATE, int(state["bitrate"] * s.max_bytes / size * 0.9))

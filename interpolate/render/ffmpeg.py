@@ -1,4 +1,5 @@
-"""The ffmpeg process: finding it, running it, piping raw frames into it, and stopping it on signals.
+"""The ffmpeg process: finding it, running it, piping raw frames into it, and stopping it on signals
+(SIGINT, SIGTERM, SIGHUP: interpolate/interrupts.py).
 
     pipe = FFmpegPipe(width, height, fps, out_args, target)   # raw RGB on stdin
     pipe.write(frame); pipe.close()      # or pipe.kill() on error / Ctrl-C
@@ -12,16 +13,14 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import tempfile
-import threading
-from contextlib import contextmanager
 from fractions import Fraction
 
 import numpy as np
 
 from ..errors import WaifuError
+from ..interrupts import signals_deferred
 
 
 def ffmpeg_exe() -> str:
@@ -73,29 +72,6 @@ def run_ffmpeg(args: list[str], target: str) -> None:
         raise ffmpeg_failure(proc.stderr.decode("utf-8", "replace"), target)
 
 
-@contextmanager
-def ctrl_c_deferred():
-    """Hold a Ctrl-C until the block is done: a child process started inside is registered before the
-    KeyboardInterrupt is raised, so it cannot be orphaned (and write a file after we cleaned up).
-
-    The handler is swapped rather than the signal masked: a mask is per thread, and torch's threads
-    would still take the signal and have the main thread raise mid-fork."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if caught and previous is not signal.SIG_IGN:
-            if callable(previous):
-                previous(signal.SIGINT, None)      # Python's default handler raises KeyboardInterrupt
-            else:
-                raise KeyboardInterrupt
-
-
 LIVE_PIPES: set["FFmpegPipe"] = set()     # running ffmpeg processes, until closed or killed
 
 
@@ -109,17 +85,18 @@ def stop_pipes_under(prefix: str) -> None:
 class FFmpegPipe:
     """An ffmpeg process reading raw rgb24 frames of one size from its stdin."""
 
-    def __init__(self, width: int, height: int, fps: float, out_args: list[str], target: str):
+    def __init__(self, width: int, height: int, fps: float, out_args: list[str], target: str,
+                 extra_inputs: list[str] | tuple = ()):
         self.width, self.height, self.target = width, height, target
         self._err = tempfile.TemporaryFile()
         rate = fps_fraction(fps)
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", str(rate),
-               "-i", "pipe:0", "-an", *out_args]
+               "-i", "pipe:0", *(extra_inputs or ["-an"]), *out_args]      # extra: e.g. a song to mux
         try:
             # its own process group: a terminal's Ctrl-C reaches only us, and we stop ffmpeg (abort) rather
             # than it finishing a file on its own and the pipe breaking under the writer thread
-            with ctrl_c_deferred():
+            with signals_deferred():
                 self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._err,
                                              process_group=0)
                 LIVE_PIPES.add(self)

@@ -29,6 +29,8 @@ class OutputSpec:
     label: bool = False
     sidecar: bool = True
     save_latents: str | None = None          # also write the path's ws per frame to this .npz
+    audio: str | None = None                 # MP4: mux this song (AAC) from audio_start, as long as the clip
+    audio_start: float = 0.0
     quiet: bool = False
 
     @classmethod

@@ -42,8 +42,9 @@ class OutputTarget:
     into_existing: bool     # pattern outputs: files are moved into an existing folder
 
     @classmethod
-    def plan(cls, output: str | os.PathLike, overwrite: bool = False) -> "OutputTarget":
-        """Check the output can be written (folder writable, nothing replaced without overwrite)."""
+    def plan(cls, output: str | os.PathLike, overwrite: bool = False, create: bool = True) -> "OutputTarget":
+        """Check the output can be written (folder writable, nothing replaced without overwrite); the
+        folder is created unless `create` is False (dry runs: its nearest existing parent must be writable)."""
         text = os.fspath(output)
         kind = output_kind(text)
         into_existing = kind == "frames" and "%" in os.path.basename(text)
@@ -52,6 +53,10 @@ class OutputTarget:
         else:
             final, pattern = Path(text.rstrip("/" + os.sep) or "."), "%05d.png"
         folder = final if into_existing else final.parent
+        if not create:
+            folder = next((p for p in (folder, *folder.parents) if p.exists()), Path("."))
+            if not folder.is_dir():
+                raise WaifuError(f"cannot create the output folder below '{folder}': it is a file")
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -48,11 +48,12 @@ def default_checkpoint() -> str:
     return str(SHIPPED_CHECKPOINT)
 
 
-def check_output_options(opts: OutputSpec | RenderOptions, fps: float | None = None) -> OutputTarget:
-    """Everything about the output that can be checked before a model is loaded."""
+def check_output_options(opts: OutputSpec | RenderOptions, fps: float | None = None, create: bool = True) -> OutputTarget:
+    """Everything about the output that can be checked before a model is loaded (create=False: without
+    creating the output's folder, for dry runs)."""
     if isinstance(opts, RenderOptions):
         opts, fps = opts.output_spec(), opts.fps
-    target = OutputTarget.plan(opts.output, bool(opts.overwrite))
+    target = OutputTarget.plan(opts.output, bool(opts.overwrite), create=create)
     check_settings(encode_settings(opts, float(fps if fps is not None else 30.0)))
     parse_size(opts.size)
     parse_grid(opts.grid)
@@ -87,23 +88,27 @@ def grid_options(opts: RenderOptions, cols: int, rows: int) -> list[RenderOption
 
 def render(opts: RenderOptions, console=None, sidecar_data: dict | None = None) -> RenderResult:
     """Load the checkpoint, plan the path(s) and render opts.output; prints notes and a summary line."""
+    from ..audio.music import prepare, recorded_audio, with_song_path
     from ..device import pick_device
     from ..loading import load_generator
-    from ..paths import plan_path
     from .pipeline import resolve_precision
     from .sidecar import check_checkpoint_matches
 
     check_output_options(opts)
+    track = prepare(opts, recorded_audio(sidecar_data))          # --audio: beats (before the model loads)
+    opts = with_song_path(opts, track)
     checkpoint = opts.checkpoint or default_checkpoint()
     device = pick_device(opts.device)
     resolve_precision(opts.precision, device)
     G = load_generator(checkpoint, device=device)
     if sidecar_data is not None:
         check_checkpoint_matches(sidecar_data, G)
-    cols, rows = parse_grid(opts.grid)
-    if opts.save_latents and cols * rows > 1:
-        raise WaifuError("--save-latents writes one path; it cannot be combined with --grid")
-    paths = [plan_path(G, o) for o in grid_options(opts, cols, rows)]     # keys + o.path_spec(), or a replay
+    paths, cols, rows = plan_render(G, opts, track)
+    if console is not None and not opts.quiet and track is not None:
+        from rich.markup import escape
+
+        for note in track.notes + track.latents_notes(paths[0]):
+            console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
     result = render_paths(G, paths, opts.output_spec(), device=opts.device_spec(), recipe=opts.to_dict(),
                           cols=cols, rows=rows, console=console)
     if console is not None and not opts.quiet:
@@ -113,6 +118,28 @@ def render(opts: RenderOptions, console=None, sidecar_data: dict | None = None) 
             console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
         console.print(escape(result.summary()), highlight=False, soft_wrap=True)
     return result
+
+
+def plan_render(G, opts: RenderOptions, track=None) -> tuple[list, int, int]:
+    """(paths, cols, rows) of opts with G loaded: every check of the keys, styles and timing runs here.
+    With --audio the keys sit on the song's beats: `track` is its analysis (audio.music.prepare; made
+    here when not given)."""
+    from ..audio.music import plan_paths, prepare
+
+    cols, rows = parse_grid(opts.grid)
+    if opts.save_latents and cols * rows > 1:
+        raise WaifuError("--save-latents writes one path; it cannot be combined with --grid")
+    if track is None:
+        track = prepare(opts)
+    paths = plan_paths(G, grid_options(opts, cols, rows), track, opts)   # keys + o.path_spec() (+ beats), or a replay
+    return paths, cols, rows
+
+
+def check_render(G, opts: RenderOptions) -> None:
+    """What rendering opts with G would check, and nothing written (dry runs): the output, then the
+    planned path(s). A one-line WaifuError on the first problem."""
+    check_output_options(opts, create=False)
+    plan_render(G, opts)
 
 
 def render_path(G, path, output, on_frames: Callable | None = None,
@@ -145,6 +172,11 @@ def render_paths(G, paths: Sequence, output, *, device: DeviceSpec | None = None
     target = check_output_options(out, fps)
     settings = encode_settings(out, fps)
     source = FrameSource(G, paths, cols, rows, dev.precision, dev.batch_size)
+    if out.audio and target.kind == "mp4":           # the song span, muxed by the same ffmpeg process
+        from ..audio.music import mux_args
+
+        audio_in, audio_out = mux_args(out.audio, float(out.audio_start or 0.0), source.num_frames / fps)
+        settings = dataclasses.replace(settings, audio_in=tuple(audio_in), audio_out=tuple(audio_out))
     out_w, out_h = parse_size(out.size) or (source.width, source.height)
     geometry = Geometry(source.width, source.height, out_w, out_h, out.fit)
     labeler = Labeler(paths, geometry, cols, rows, source.cell_w, source.cell_h) if out.label else None
@@ -186,6 +218,10 @@ def render_paths(G, paths: Sequence, output, *, device: DeviceSpec | None = None
     result = RenderResult(output=str(target.output), kind=target.kind, frames=enc.frames, width=enc.width,
                           height=enc.height, fps=enc.fps, duration=enc.duration, bytes=target.size_bytes(),
                           wall_s=wall, notes=list(enc.notes), batch_size=stats.batch_size)
+    if out.audio and target.kind != "mp4":
+        from ..audio.music import silent_note
+
+        result.notes.append(silent_note(target.kind, out.audio))
     side = sidecar_path(target.output)
     if out.sidecar:
         info = {"kind": result.kind, "frames": result.frames, "width": result.width, "height": result.height,
@@ -226,5 +262,6 @@ def _progress(total: int, on_frames, console, quiet: bool, name: str):
     return progress, lambda n: progress.advance(task, n)
 
 
-__all__ = ["render", "render_path", "render_paths", "default_checkpoint", "check_output_options", "grid_options",
+__all__ = ["render", "render_path", "render_paths", "default_checkpoint", "check_output_options", "check_render",
+           "plan_render", "grid_options",
            "SHIPPED_CHECKPOINT"]

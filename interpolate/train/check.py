@@ -1,4 +1,7 @@
-"""Did the model learn the data set? Nearest-neighbour distances to the procedural data set.
+"""Did the model learn the data set? Nearest-neighbour distances and a Frechet distance to its data.
+
+The data set is the procedural chibi set (seed `dataset_seed`) or, with `data`, the user's folder or
+zip (squared as `square` at the model's resolution).
 
 Metric: images are box-downsampled to 32 x 32 and compared by mean absolute pixel difference on the
 0-255 scale (over pixels and RGB channels). For each of `num_seeds` generated images (seeds 0 ..
@@ -10,7 +13,13 @@ in context:
   random weights     the same architecture, freshly initialised (torch seed 0): what 'learned nothing' scores
   held-out data set  data-set images num_reference .. num_reference+num_seeds-1: what a perfect model scores
 
-A model that learned the data sits near the held-out row and far below the random-weights row.
+A model that learned the data sits near the held-out row and far below the random-weights row. A
+user's data set has no held-out part: its rows are the model's and random weights'.
+
+`frechet_rows`: the Frechet distance on fixed random-conv features (interpolate.train.frechet; not
+Inception FID) between `num_images` generated images and the reference, with the same two baselines;
+the floor is held-out procedural images against the reference, or for a user's set one half of it
+against the other half.
 
 `style_change` measures what each style group moves: for seed pairs (a, b), the image of a is compared
 with a whose `style` layers come from b (what `--style fine` ends on): the mean absolute change of the
@@ -29,8 +38,8 @@ import torch.nn.functional as F
 
 from ..networks import build
 from ..seeds import z_from_seed
+from ..images import to_uint8_numpy as to_uint8
 from .dataset import chibi_images
-from .trainer import to_uint8
 
 COMPARE_SIZE = 32
 
@@ -67,11 +76,21 @@ def nearest_distances(name: str, images: np.ndarray, reference: torch.Tensor, ch
 
 @torch.no_grad()
 def generate(G: torch.nn.Module, seeds: range, psi: float, batch: int = 25) -> np.ndarray:
+    """uint8 [N, R, R, 3] of `seeds` (z as gen_images.py); a conditional G cycles through its classes."""
     out = []
     for start in range(0, len(seeds), batch):
-        z = torch.from_numpy(np.concatenate([z_from_seed(s, G.z_dim) for s in seeds[start:start + batch]])).float()
-        out.append(to_uint8(G(z, truncation_psi=psi, noise_mode="const")))
+        chunk = seeds[start:start + batch]
+        z = torch.from_numpy(np.concatenate([z_from_seed(s, G.z_dim) for s in chunk])).float()
+        c = None
+        if G.c_dim:
+            c = F.one_hot(torch.tensor([s % G.c_dim for s in chunk]), G.c_dim).float()
+        out.append(to_uint8(G(z, c, truncation_psi=psi, noise_mode="const")))
     return np.concatenate(out)
+
+
+def class_labels(G: torch.nn.Module, n: int) -> torch.Tensor | None:
+    """Class 0 for every image of a conditional G (None for an unconditional one)."""
+    return F.one_hot(torch.zeros(n, dtype=torch.long), G.c_dim).float() if G.c_dim else None
 
 
 def load_model(path: Path) -> tuple[torch.nn.Module, str, dict]:
@@ -82,21 +101,78 @@ def load_model(path: Path) -> tuple[torch.nn.Module, str, dict]:
     return G, G.arch, dict(G.checkpoint_info.init_kwargs)
 
 
+@dataclass
+class Reference:
+    """The real images a model is measured against (uint8 [N, R, R, 3]) and the held-out ones (or None)."""
+
+    images: np.ndarray
+    held_out: np.ndarray | None
+    what: str
+
+
+def reference_images(size: int, num_reference: int, held_out: int, dataset_seed: int = 0, data: Path | None = None,
+                     square: str = "crop", progress=None) -> Reference:
+    """Procedural: images 0 .. num_reference-1 and the next `held_out`; a user's set: its first
+    num_reference images (all of them if fewer), no held-out part."""
+    if data is None:
+        return Reference(chibi_images(dataset_seed, num_reference, size, progress=progress),
+                         chibi_images(dataset_seed, held_out, size, start=num_reference),
+                         f"procedural data set {dataset_seed}")
+    from .folder import load_image_set
+
+    images = load_image_set(Path(data), size, square,
+                            progress=None if progress is None else lambda done, total: progress(done)).images
+    return Reference(images[:num_reference], None, str(data))
+
+
 def check_model(path: Path, num_seeds: int = 100, num_reference: int = 5000, psi: float = 1.0,
-                dataset_seed: int = 0, progress=None) -> list[NearestStats]:
-    """The three rows described in the module docstring."""
+                dataset_seed: int = 0, progress=None, data: Path | None = None, square: str = "crop",
+                reference: Reference | None = None) -> list[NearestStats]:
+    """The rows described in the module docstring."""
     G, arch, init_kwargs = load_model(path)
-    size = G.img_resolution
-    reference = _small(chibi_images(dataset_seed, num_reference, size, progress=progress))
+    if reference is None:
+        reference = reference_images(G.img_resolution, num_reference, num_seeds, dataset_seed, data, square, progress)
+    ref = _small(reference.images)
     seeds = range(num_seeds)
-    rows = [nearest_distances(f"trained model (psi {psi:g})", generate(G, seeds, psi), reference)]
+    rows = [nearest_distances(f"trained model (psi {psi:g})", generate(G, seeds, psi), ref)]
     if psi != 1.0:
-        rows.append(nearest_distances("trained model (psi 1)", generate(G, seeds, 1.0), reference))
+        rows.append(nearest_distances("trained model (psi 1)", generate(G, seeds, 1.0), ref))
+    rows.append(nearest_distances("random weights", generate(_random_twin(arch, init_kwargs), seeds, 1.0), ref))
+    if reference.held_out is not None:
+        rows.append(nearest_distances("held-out data set", reference.held_out[:num_seeds], ref))
+    return rows
+
+
+def _random_twin(arch: str, init_kwargs: dict) -> torch.nn.Module:
     torch.manual_seed(0)
-    G_random = build(arch, **init_kwargs).eval()
-    rows.append(nearest_distances("random weights", generate(G_random, seeds, 1.0), reference))
-    held_out = chibi_images(dataset_seed, num_seeds, size, start=num_reference)
-    rows.append(nearest_distances("held-out data set", held_out, reference))
+    return build(arch, **init_kwargs).eval()
+
+
+@dataclass
+class FrechetRow:
+    name: str
+    fd: float
+    count: int          # images on the measured side (the reference side has len(reference.images))
+
+
+def frechet_rows(path: Path, reference: Reference, num_images: int = 1000, psi: float = 1.0) -> list[FrechetRow]:
+    """Frechet distances (random-conv features, NOT Inception FID) to the reference images."""
+    from .frechet import features, frechet_distance
+
+    G, arch, init_kwargs = load_model(path)
+    ref = features(reference.images)
+    seeds = range(num_images)
+    rows = [FrechetRow(f"trained model (psi {psi:g})", frechet_distance(features(generate(G, seeds, psi)), ref), num_images)]
+    if psi != 1.0:
+        rows.append(FrechetRow("trained model (psi 1)", frechet_distance(features(generate(G, seeds, 1.0)), ref), num_images))
+    fog = generate(_random_twin(arch, init_kwargs), seeds, 1.0)
+    rows.append(FrechetRow("random weights", frechet_distance(features(fog), ref), num_images))
+    if reference.held_out is not None:
+        held = reference.held_out[:num_images]
+        rows.append(FrechetRow("held-out data set", frechet_distance(features(held), ref), len(held)))
+    elif len(ref) >= 4:
+        half = len(ref) // 2
+        rows.append(FrechetRow("data set, half vs half", frechet_distance(ref[:half], ref[half:]), half))
     return rows
 
 
@@ -107,7 +183,7 @@ def style_change(G: torch.nn.Module, num_pairs: int = 20, psi: float = 0.7) -> d
 
     groups = style_groups(G)
     z = torch.from_numpy(np.concatenate([z_from_seed(s, G.z_dim) for s in range(2 * num_pairs)])).float()
-    ws = G.mapping(z, truncation_psi=psi)
+    ws = G.mapping(z, class_labels(G, len(z)), truncation_psi=psi)
     a, b = ws[0::2], ws[1::2]
     base = G.synthesis(a, noise_mode="const")
     out = {}

@@ -7,22 +7,24 @@ from seed a to seed b, linearly in W, and keeps every other layer at seed a: the
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
+from ..files import atomic_path
 from ..paths.styles import style_groups
 from ..seeds import z_from_seed
 from .dataset import chibi_images, contact_sheet
-from .trainer import to_uint8
+from ..images import to_uint8_numpy as to_uint8
 
 
 def _ws(G: torch.nn.Module, seeds: list[int], psi: float) -> torch.Tensor:
     z = torch.from_numpy(np.concatenate([z_from_seed(s, G.z_dim) for s in seeds])).float()
-    return G.mapping(z, truncation_psi=psi)
+    from .check import class_labels
+
+    return G.mapping(z, class_labels(G, len(z)), truncation_psi=psi)
 
 
 @torch.no_grad()
@@ -52,9 +54,8 @@ def style_sheet(G: torch.nn.Module, pairs: list[tuple[int, int]], style: str, fr
 def _save(img: Image.Image, path: Path, scale: int) -> Path:
     if scale != 1:
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    img.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".png") as tmp:
+        img.save(tmp)
     return path
 
 

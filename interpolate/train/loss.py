@@ -29,10 +29,12 @@ def r1_penalty(real_img: torch.Tensor, real_logits: torch.Tensor) -> torch.Tenso
     return grad.square().sum(dim=[1, 2, 3]).mean()
 
 
-def mixed_ws(G: torch.nn.Module, z: torch.Tensor, mixing_prob: float, update_w_avg_beta: float | None = None) -> torch.Tensor:
-    """ws [N, num_ws, w_dim] for z, with style mixing (one cutoff for the whole batch, as the official
-    trainer does). With update_w_avg_beta, G.mapping.w_avg tracks the mean w (w_avg = lerp(mean, w_avg, beta))."""
-    ws = G.mapping(z)
+def mixed_ws(G: torch.nn.Module, z: torch.Tensor, mixing_prob: float, update_w_avg_beta: float | None = None,
+             c: torch.Tensor | None = None) -> torch.Tensor:
+    """ws [N, num_ws, w_dim] for z (and labels c of a conditional G), with style mixing (one cutoff for
+    the whole batch, as the official trainer does; the second w has the same labels). With
+    update_w_avg_beta, G.mapping.w_avg tracks the mean w (w_avg = lerp(mean, w_avg, beta))."""
+    ws = G.mapping(z, c)
     if update_w_avg_beta is not None:
         with torch.no_grad():
             G.mapping.w_avg.copy_(ws[:, 0].mean(dim=0).lerp(G.mapping.w_avg, update_w_avg_beta))
@@ -40,6 +42,6 @@ def mixed_ws(G: torch.nn.Module, z: torch.Tensor, mixing_prob: float, update_w_a
         num_ws = ws.shape[1]
         cutoff = int(torch.randint(1, num_ws, ()))
         if float(torch.rand(())) < mixing_prob:
-            ws2 = G.mapping(torch.randn_like(z))
+            ws2 = G.mapping(torch.randn_like(z), c)
             ws = torch.cat([ws[:, :cutoff], ws2[:, cutoff:]], dim=1)
     return ws

@@ -1,37 +1,14 @@
-"""The `waifu-morph` command line: parses flags, calls the package, prints one-line errors.
-
-No logic lives here: each command hands its options to the module that does the work.
-"""
+"""Commands that draw: info, image, render and mix (interpolate/render)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
-from .errors import WaifuError
-
-app = typer.Typer(
-    name="waifu-morph",
-    help=(
-        "Morph videos from trained StyleGAN 1/2/3 generators.\n\n"
-        "Loads a checkpoint (NVIDIA .pkl, StyleGAN1/2 TensorFlow .pkl, rosinality .pt, or waifu-morph's own .pt) "
-        "safely, without running code from it, and renders per-scale style transitions to MP4, GIF, WebP or frames.\n\n"
-        "Examples:\n\n"
-        "  waifu-morph render --seeds 3,17,42 --style fine -o waifu.mp4\n\n"
-        "  waifu-morph info checkpoints/chibi-64.pt\n\n"
-        "  waifu-morph image checkpoints/chibi-64.pt --seeds 0-7 --psi 0.7 -o out/"
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode="rich",
-    pretty_exceptions_enable=False,
-)
-console = Console(stderr=True)
+from .app import app, console
 
 
 @app.command()
@@ -42,7 +19,7 @@ def info(
 
     Example:  waifu-morph info stylegan2-ffhq-1024x1024.pkl
     """
-    from .loading import describe
+    from ..loading import describe
 
     describe(checkpoint, console=Console())
 
@@ -63,7 +40,7 @@ def image(
 
     Example:  waifu-morph image ffhq.pkl --seeds 0-7 --psi 0.7 -o out/
     """
-    from .render.stills import write_seed_images
+    from ..render.stills import write_seed_images
 
     write_seed_images(checkpoint, seeds=seeds, psi=psi, cutoff=cutoff, noise_mode=noise_mode, class_idx=class_idx,
                       outdir=outdir, device=device, quiet=quiet, console=console)
@@ -88,6 +65,8 @@ def render(
     style: str = typer.Option("all", "--style", help="Which styles move: all, coarse (pose, face shape), middle (features, hair), fine (colours), cascade or cascade-reverse.", rich_help_panel="Styles (which layers move)"),
     layers: Optional[str] = typer.Option(None, "--layers", help="Explicit ws indices that move, e.g. 0-3,8-15 (overrides --style groups).", rich_help_panel="Styles (which layers move)"),
     stagger: float = typer.Option(0.5, "--stagger", help="Cascade: overlap of the coarse/middle/fine windows, 0 (one after another) to 1 (together).", rich_help_panel="Styles (which layers move)"),
+    direction: Optional[str] = typer.Option(None, "--direction", help="Walk along a direction, FILE:INDEX from `waifu-morph directions` (e.g. dirs.npz:2), on the layers it was made for; with one key it is the whole clip, with a morph it is added to every frame.", rich_help_panel="Directions (attributes)"),
+    strength: Optional[str] = typer.Option(None, "--strength", help="--direction strength in W units: A:B runs from A to B over the clip (and back with --loop); B alone from 0. Default -3:3.", rich_help_panel="Directions (attributes)"),
     interp: str = typer.Option("cubic", "--interp", help="Interpolation: cubic, catmull-rom, linear (in W) or slerp (in Z for seeds).", rich_help_panel="Motion"),
     space: str = typer.Option("auto", "--space", help="Interpolate in z or w; auto: z for slerp between seeds, w otherwise.", rich_help_panel="Motion"),
     easing: str = typer.Option("linear", "--easing", help="Easing of each transition: linear, smoothstep, sine or cubic.", rich_help_panel="Motion"),
@@ -103,6 +82,17 @@ def render(
     noise: str = typer.Option("const", "--noise", help="Noise inputs: const, random, none or smooth (slowly drifting).", rich_help_panel="Truncation and noise"),
     noise_seed: int = typer.Option(0, "--noise-seed", help="Seed of random / smooth noise.", rich_help_panel="Truncation and noise"),
     noise_drift: float = typer.Option(0.25, "--noise-drift", help="Smooth noise: cycles per second of its slowest component.", rich_help_panel="Truncation and noise"),
+    audio: Optional[str] = typer.Option(None, "--audio", help="A song (mp3, wav, flac, m4a, ogg): keys land on its beats, the clip lasts the span, and an MP4 carries it as AAC in sync.", rich_help_panel="Music"),
+    audio_start: float = typer.Option(0.0, "--audio-start", help="Seconds into the song where the clip starts (video frame 0).", rich_help_panel="Music"),
+    audio_seconds: Optional[float] = typer.Option(None, "--audio-seconds", help="Length of the clip in seconds (default: to the end of the song).", rich_help_panel="Music"),
+    beats_per_key: Optional[int] = typer.Option(None, "--beats-per-key", help="A keyframe every N beats (default 1), counted from the first downbeat; the keys cycle if there are more beats than keys.", rich_help_panel="Music"),
+    bars: Optional[int] = typer.Option(None, "--bars", help="A keyframe every N bars (downbeats, 4 beats a bar) instead of --beats-per-key.", rich_help_panel="Music"),
+    bpm: Optional[float] = typer.Option(None, "--bpm", help="Set the tempo instead of estimating it (also the grid when the song has no clear beat).", rich_help_panel="Music"),
+    react_pulse: float = typer.Option(0.0, "--react-pulse", help="Hits (onset pulse) flash the fine styles (colours); 0 off, 0.3 subtle, 1 strong.", rich_help_panel="Music"),
+    react_bass: float = typer.Option(0.0, "--react-bass", help="Bass energy swells the coarse styles (pose, face shape); 0 off.", rich_help_panel="Music"),
+    react_treble: float = typer.Option(0.0, "--react-treble", help="Treble energy shimmers the middle styles (features, hair); 0 off.", rich_help_panel="Music"),
+    react_attack: float = typer.Option(0.0, "--react-attack", help="Seconds a reaction takes to rise (0: on the frame of the hit).", rich_help_panel="Music"),
+    react_decay: float = typer.Option(0.25, "--react-decay", help="Seconds a reaction takes to fall back.", rich_help_panel="Music"),
     output: str = typer.Option("waifu.mp4", "--output", "-o", help="Output: .mp4, .gif, .webp, a folder (frames/) or a pattern (frames/%05d.png). The extension picks the format.", rich_help_panel="Output"),
     overwrite: bool = typer.Option(False, "--overwrite", "-y", help="Replace an existing output (it is replaced only once the new one is complete).", rich_help_panel="Output"),
     fps: float = typer.Option(30.0, "--fps", help="Frames per second (GIF: delays are whole 1/100 s, so 30 fps alternates 3 and 4; at most 50).", rich_help_panel="Output"),
@@ -142,15 +132,14 @@ def render(
       waifu-morph render --seeds 1,2 --style cascade --frames 60 -o frames/%05d.png
 
       waifu-morph render --from waifu.mp4.json -o again.mp4
+
+      waifu-morph render --seeds 0-15 --audio song.mp3 --audio-start 30 --audio-seconds 20 --beats-per-key 4 --react-pulse 0.4 -o clip.mp4
+      waifu-morph render --seeds 3 --direction dirs.npz:1 --strength -3:3 --loop -o walk.gif
     """
-    from .render.command import run_render
+    from ..render.command import run_render
 
     values = {k: v for k, v in ctx.params.items() if k not in ("from_file", "preset")}
-    try:
-        run_render(values, _given(ctx), from_file, console, preset=preset)
-    except KeyboardInterrupt:       # typer turns it into a silent exit 130: say that nothing was left
-        console.print("[bold red]interrupted[/]: nothing partial was left behind")
-        raise typer.Exit(130) from None
+    run_render(values, _given(ctx), from_file, console, preset=preset)
 
 
 @app.command()
@@ -180,215 +169,8 @@ def mix(
 
       waifu-morph mix ffhq.pkl --rows 1,2 --cols 7,8,9 --style fine --video -o mix.mp4
     """
-    from .render.figures import style_mixing
+    from ..render.figures import style_mixing
 
-    try:
-        style_mixing(checkpoint, rows=rows, cols=cols, style=style, layers=layers, psi=psi, noise=noise, output=output,
-                     video=video, seconds=seconds, fps=fps, cell=cell, overwrite=overwrite, device=device, quiet=quiet,
-                     console=console)
-    except KeyboardInterrupt:
-        console.print("[bold red]interrupted[/]: nothing partial was left behind")
-        raise typer.Exit(130) from None
-
-
-# --- presets, reels and batch renders (interpolate/batch) --------------------------------------------
-presets_app = typer.Typer(help="List and show render presets (shipped, in your presets folder, or any .toml).",
-                          invoke_without_command=True, no_args_is_help=False)
-app.add_typer(presets_app, name="presets")
-
-
-@presets_app.callback()
-def presets_list(ctx: typer.Context) -> None:
-    """List the presets, one line each.
-
-    Example:  waifu-morph presets
-    """
-    if ctx.invoked_subcommand is None:
-        from .presets import print_list
-
-        print_list(Console())
-
-
-@presets_app.command("show")
-def presets_show(name: str = typer.Argument(..., help="Preset name or path to a .toml file.")) -> None:
-    """Print one preset: its file and, when it builds on another, what it resolves to.
-
-    Example:  waifu-morph presets show x-gif
-    """
-    from .presets import print_show
-
-    print_show(name, Console())
-
-
-@app.command()
-def reel(
-    reel_file: Path = typer.Argument(..., help="Reel TOML: a [reel] table and [[segment]] tables."),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="Output file (default: the reel's own)."),
-    overwrite: bool = typer.Option(False, "--overwrite", "-y", help="Replace an existing output."),
-    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda or mps (default: the reel's)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
-) -> None:
-    """Render a sequence of segments (own keys, style, timing, preset, title) into one video.
-
-    Example:  waifu-morph reel my-reel.toml -o reel.mp4
-    """
-    from .batch.reel import render_reel_file
-
-    render_reel_file(reel_file, output=output, overwrite=overwrite, device=device, quiet=quiet, console=console)
-
-
-@app.command()
-def batch(
-    jobs_file: Path = typer.Argument(..., help="Jobs as TOML ([defaults] + [[job]] tables) or CSV (header row of option names)."),
-    shard: Optional[str] = typer.Option(None, "--shard", help="I/N: render jobs I, I+N, I+2N, ... (I from 0; for job arrays)."),
-    ray: Optional[str] = typer.Option(None, "--ray", help="Run on a Ray cluster: auto or its address (pip install waifu-morph[ray])."),
-    overwrite: bool = typer.Option(False, "--overwrite", "-y", help="Re-render outputs made from other options."),
-    device: Optional[str] = typer.Option(None, "--device", help="auto, cpu, cuda or mps (default: each job's)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars (the summary table is still printed)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be rendered, skipped or fail."),
-) -> None:
-    """Render many outputs, each checkpoint loaded once; finished outputs are skipped, so a re-run resumes.
-
-    A failing job does not stop the others; the summary table names its reason and the exit code is 1.
-
-    Example:  waifu-morph batch gifs.toml --shard 0/4
-    """
-    from .batch.runner import run_batch_file
-
-    code = run_batch_file(jobs_file, shard=shard, ray=ray, overwrite=overwrite, device=device, quiet=quiet,
-                          dry_run=dry_run, console=console)
-    raise typer.Exit(code)
-
-
-# --- the procedural data set and the trainer of the shipped model (interpolate/train) ----------------
-@app.command()
-def dataset(
-    n: int = typer.Option(64, "--n", "-n", help="How many images to draw."),
-    size: int = typer.Option(64, "--size", help="Image size in pixels (drawn at 2x, then downsampled)."),
-    seed: int = typer.Option(0, "--seed", help="Data set seed; image i of a seed is always the same picture."),
-    start: int = typer.Option(0, "--start", help="Index of the first image."),
-    contact_sheet: Optional[Path] = typer.Option(None, "--contact-sheet", help="Write all images tiled into one PNG."),
-    cols: Optional[int] = typer.Option(None, "--cols", help="Images per row of the contact sheet (default: about square)."),
-    outdir: Optional[Path] = typer.Option(None, "--outdir", "-o", help="Also write one PNG per image into this folder."),
-) -> None:
-    """Draw the procedural chibi anime portraits the shipped model was trained on.
-
-    Example:  waifu-morph dataset --n 64 --size 64 --contact-sheet sheet.png
-    """
-    from .train.commands import write_dataset
-
-    write_dataset(seed, n, size, start=start, contact_sheet_path=contact_sheet, outdir=outdir, cols=cols,
-                  console=console)
-
-
-train_app = typer.Typer(help="Train a small StyleGAN2 on the procedural chibi data set (CPU or GPU).",
-                        no_args_is_help=True)
-app.add_typer(train_app, name="train")
-
-
-@train_app.command("run")
-def train_run(
-    out: Path = typer.Option(Path("runs/chibi-64"), "--out", "-o", help="Run folder: snapshot.pt, model.pt, samples/, stats.jsonl."),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue from a snapshot.pt (its config is kept; --kimg may extend it)."),
-    kimg: float = typer.Option(200.0, "--kimg", help="Stop after this many thousand real images."),
-    resolution: int = typer.Option(64, "--resolution", help="Image size (power of two)."),
-    batch: int = typer.Option(8, "--batch", help="Images per step (multiple of 4)."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the weights and the training noise."),
-    dataset_seed: int = typer.Option(0, "--dataset-seed", help="Seed of the procedural data set."),
-    channel_base: int = typer.Option(1024, "--channel-base", help="Channels at resolution r: min(channel_base / r, channel_max)."),
-    channel_max: int = typer.Option(128, "--channel-max", help="Most channels in any layer."),
-    z_dim: int = typer.Option(256, "--z-dim", help="Latent size."),
-    w_dim: int = typer.Option(256, "--w-dim", help="Intermediate latent (style) size."),
-    map_layers: int = typer.Option(4, "--map-layers", help="Mapping network depth."),
-    noise: bool = typer.Option(False, "--noise/--no-noise", help="Per-pixel noise inputs in the generator."),
-    g_arch: str = typer.Option("skip", "--g-arch", help="Generator architecture: skip (config F), resnet or orig (both: one ToRGB at the end, so fine styles set the colours; the shipped model is resnet)."),
-    lr: float = typer.Option(0.0025, "--lr", help="Adam learning rate of G and D."),
-    gamma: Optional[float] = typer.Option(None, "--gamma", help="R1 weight (default 0.0002 * resolution^2 / batch)."),
-    mixing: float = typer.Option(0.9, "--mixing", help="Style-mixing probability."),
-    snapshot_minutes: float = typer.Option(5.0, "--snapshot-minutes", help="Minutes between snapshots."),
-    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads for torch."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or mps."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="Processes drawing the data set ahead (default: 0 on CPU, up to 8 on CUDA)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Log lines instead of a progress bar (for nohup runs)."),
-) -> None:
-    """Train (or resume) a StyleGAN2 on the chibi data set; writes a model waifu-morph renders directly.
-
-    The shipped checkpoints/chibi-64.pt is these defaults plus --g-arch resnet --gamma 0.8 --seed 1
-    (see checkpoints/README.md).
-
-    Example:  waifu-morph train run --out runs/chibi-64 --g-arch resnet --gamma 0.8 --seed 1
-    """
-    from .train.commands import run_training
-
-    run_training(out, resume, quiet, console, device=device, workers=workers, kimg=kimg, resolution=resolution, batch=batch, seed=seed,
-                 dataset_seed=dataset_seed, channel_base=channel_base, channel_max=channel_max, z_dim=z_dim,
-                 w_dim=w_dim, map_layers=map_layers, noise=noise, g_architecture=g_arch, g_lr=lr, d_lr=lr, r1_gamma=gamma, mixing_prob=mixing,
-                 snapshot_minutes=snapshot_minutes, threads=threads)
-
-
-@train_app.command("export")
-def train_export(
-    snapshot: Path = typer.Argument(..., help="A run's snapshot.pt."),
-    output: Path = typer.Option(..., "--output", "-o", help="Model file to write, e.g. checkpoints/chibi-64.pt."),
-) -> None:
-    """Write the EMA generator of a training snapshot as a model file.
-
-    Example:  waifu-morph train export runs/chibi-64/snapshot.pt -o checkpoints/chibi-64.pt
-    """
-    from .train.commands import export_snapshot
-
-    export_snapshot(snapshot, output, console)
-
-
-@train_app.command("check")
-def train_check(
-    model: Path = typer.Argument(..., help="Model file, e.g. checkpoints/chibi-64.pt."),
-    seeds: int = typer.Option(100, "--seeds", help="Generate seeds 0 .. N-1."),
-    reference: int = typer.Option(5000, "--reference", help="Compare with the first N data-set images."),
-    psi: float = typer.Option(1.0, "--psi", help="Truncation psi of the generated images."),
-    dataset_seed: int = typer.Option(0, "--dataset-seed", help="Seed of the data set the model was trained on."),
-    markdown: bool = typer.Option(False, "--markdown", help="Print the tables as Markdown (for the model card)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
-) -> None:
-    """Measure how close a model's images are to the data set, next to random weights and held-out data.
-
-    Example:  waifu-morph train check checkpoints/chibi-64.pt --seeds 100 --reference 5000
-    """
-    from .train.commands import print_check
-
-    print_check(model, seeds, reference, psi, dataset_seed, console, quiet=quiet or markdown, markdown=markdown)
-
-
-@train_app.command("figures")
-def train_figures(
-    model: Path = typer.Argument(..., help="Model file, e.g. checkpoints/chibi-64.pt."),
-    outdir: Path = typer.Option(Path("checkpoints"), "--outdir", "-o", help="Folder for the PNGs."),
-    psi: float = typer.Option(0.7, "--psi", help="Truncation psi."),
-    scale: int = typer.Option(2, "--scale", help="Enlarge the PNGs this many times (nearest neighbour)."),
-) -> None:
-    """Draw the model card's pictures: a 4x4 seed grid, coarse/middle/fine 3-frame strips, the data set.
-
-    Example:  waifu-morph train figures checkpoints/chibi-64.pt -o checkpoints/
-    """
-    from .train.commands import write_figures
-
-    write_figures(model, outdir, psi, scale, console)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: usage errors exit 2 (typer), WaifuError prints one line and exits 2."""
-    from .openmp import request_passive_openmp
-
-    request_passive_openmp()         # before anything imports torch (interpolate/openmp.py says why)
-    try:
-        app(args=argv, prog_name="waifu-morph")
-    except WaifuError as err:
-        console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)
-        sys.exit(err.exit_code)
-    except KeyboardInterrupt:
-        console.print("[bold red]interrupted[/]: nothing partial was left behind")
-        sys.exit(130)
-
-
-if __name__ == "__main__":
-    main()
+    style_mixing(checkpoint, rows=rows, cols=cols, style=style, layers=layers, psi=psi, noise=noise, output=output,
+                 video=video, seconds=seconds, fps=fps, cell=cell, overwrite=overwrite, device=device, quiet=quiet,
+                 console=console)
