@@ -112,7 +112,7 @@ def encoding(kind: str, frames: list[np.ndarray], args, folder: str) -> tuple[fl
     h, w = frames[0].shape[:2]
     t0 = time.perf_counter()
     enc = make_encoder(kind, os.path.join(folder, f"enc.{kind}"), w, h,
-                       EncodeSettings(fps=FPS, preset=args.x264_preset))
+                       EncodeSettings(fps=FPS, x264_preset=args.x264_preset))
     for f in frames:
         enc.write(f)
     t1 = time.perf_counter()
@@ -141,7 +141,7 @@ def naive(G, path, kind: str, args, folder: str, device) -> float:
         _naive_frames(G, path, device, dtype, frames)
     h, w = frames[0].shape[:2]
     enc = make_encoder(kind, os.path.join(folder, f"naive.{kind}"), w, h,
-                       EncodeSettings(fps=FPS, preset=args.x264_preset))
+                       EncodeSettings(fps=FPS, x264_preset=args.x264_preset))
     for fr in frames:
         enc.write(fr)
     enc.finish()

@@ -22,11 +22,13 @@ from .app import app, console
 from .drawing import _given  # noqa: F401  (tests read the typed-flag detection of render --from)
 from .guard import print_error, print_interrupted, stopping_signals
 from ..errors import WaifuError
+from ..openmp import request_passive_openmp
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: usage errors exit 2 (typer), WaifuError one line and 2, a stop
     128 + the signal, a bug one line and 3 (see guard.py; the commands themselves run guarded)."""
+    request_passive_openmp()         # before a command imports torch (interpolate/openmp.py says why)
     with stopping_signals():
         try:
             app(args=argv, prog_name="waifu-morph")

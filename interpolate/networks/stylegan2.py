@@ -29,10 +29,11 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError
-from . import ops
+from . import modconv, ops
 from .base import MixedPrecisionGenerator
 
 ARCHITECTURES = ("orig", "skip", "resnet")
+FAST_SLOPES = {"lrelu": 0.2, "relu": 0.0, "linear": None}   # activations modconv.modulated_conv_act fuses
 
 
 def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:
@@ -53,8 +54,7 @@ class FullyConnectedLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         assert x.ndim == 2 and x.shape[1] == self.in_features, (x.shape, self.in_features)
-        w = self.weight.to(x.dtype) * self.weight_gain
-        b = None if self.bias is None else self.bias.to(x.dtype) * self.bias_gain
+        w, b = modconv.scaled_dense(self, self.weight, self.weight_gain, self.bias, self.bias_gain, x.dtype)
         if self.activation == "linear" and b is not None:
             return torch.addmm(b.unsqueeze(0), x, w.t())
         return ops.bias_act(x.matmul(w.t()), b, act=self.activation)
@@ -152,6 +152,18 @@ class SynthesisLayer(nn.Module):
             noise = noise * self.noise_strength
         else:
             noise = None
+        clamp = None if self.conv_clamp is None else self.conv_clamp * gain
+        if modconv.fast_path(x) and self.activation in FAST_SLOPES:
+            wsq = modconv.squared_weight_sums(self, self.weight)
+            return modconv.modulated_conv_act(x, self.weight, styles, wsq, self.bias, noise=noise, up=self.up,
+                                              padding=self.padding, resample_filter=self.resample_filter,
+                                              flip_weight=(self.up == 1), act_gain=self.act_gain * gain,
+                                              slope=FAST_SLOPES[self.activation], clamp=clamp, fused=fused_modconv,
+                                              module=self)
+        return self._plain(x, styles, noise, gain, fused_modconv)
+
+    def _plain(self, x: torch.Tensor, styles: torch.Tensor, noise: torch.Tensor | None, gain: float,
+               fused_modconv: bool | None) -> torch.Tensor:
         x = ops.modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up, padding=self.padding,
                                  resample_filter=self.resample_filter, flip_weight=(self.up == 1), fused=fused_modconv)
         clamp = None if self.conv_clamp is None else self.conv_clamp * gain
@@ -172,6 +184,9 @@ class ToRGBLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, fused_modconv: bool | None = None) -> torch.Tensor:
         styles = self.affine(w) * self.weight_gain
+        if modconv.fast_path(x):
+            return modconv.modulated_conv_act(x, self.weight, styles, None, self.bias, slope=None,
+                                              clamp=self.conv_clamp, fused=fused_modconv)
         x = ops.modulated_conv2d(x, self.weight, styles, demodulate=False, fused=fused_modconv)
         return ops.bias_act(x, self.bias, clamp=self.conv_clamp)
 
@@ -217,11 +232,12 @@ class SynthesisBlock(nn.Module):
                 fused_modconv: bool | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         assert ws.shape[1:] == (self.num_conv + self.num_torgb, self.w_dim), ws.shape
         dtype = torch.float16 if (self.use_fp16 and fp16) else torch.float32
-        memory_format = torch.channels_last if (self.channels_last and fp16) else torch.contiguous_format
+        channels_last = (self.channels_last and fp16) or ops.fast_path(ws.new_empty(0, dtype=dtype))
+        memory_format = torch.channels_last if channels_last else torch.contiguous_format
         w_iter = iter(ws.unbind(dim=1))
         if self.in_channels == 0:
-            x = self.const.to(dtype=dtype, memory_format=memory_format)
-            x = x.unsqueeze(0).repeat(ws.shape[0], 1, 1, 1)
+            x = self.const.to(dtype=dtype).unsqueeze(0).repeat(ws.shape[0], 1, 1, 1)
+            x = x.contiguous(memory_format=memory_format)
             x = self.conv1(x, next(w_iter), noise[0], fused_modconv=fused_modconv)
         else:
             assert x is not None and x.shape[1:] == (self.in_channels, self.resolution // 2, self.resolution // 2)

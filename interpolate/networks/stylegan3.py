@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError
+from . import modconv
 from .base import MixedPrecisionGenerator
 from .filtered_lrelu import filtered_lrelu_fast, output_size
 
@@ -62,10 +63,10 @@ class FullyConnectedLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         assert x.ndim == 2 and x.shape[1] == self.in_features, (x.shape, self.in_features)
-        w = self.weight.to(x.dtype) * self.weight_gain
+        w, b = modconv.scaled_dense(self, self.weight, self.weight_gain, self.bias, self.bias_gain, x.dtype)
         x = x.matmul(w.t())
-        if self.bias is not None:
-            x = x + self.bias.to(x.dtype) * self.bias_gain
+        if b is not None:
+            x = x + b
         if self.activation == "lrelu":
             x = F.leaky_relu(x, 0.2) * math.sqrt(2)
         return x
@@ -279,13 +280,39 @@ class SynthesisLayer(nn.Module):
         styles = self.affine(w)
         if self.is_torgb:
             styles = styles * (1 / math.sqrt(self.in_channels * self.conv_kernel ** 2))
-        x = modulated_conv2d(x.to(dtype), self.weight, styles, demodulate=not self.is_torgb,
-                             padding=self.conv_kernel - 1, input_gain=self.magnitude_ema.rsqrt(), fused=fused_modconv)
+        x = x.to(dtype)
+        if modconv.fast_path(x):
+            x = self._fast_modconv(x, styles, fused_modconv)
+        else:
+            x = modulated_conv2d(x, self.weight, styles, demodulate=not self.is_torgb, padding=self.conv_kernel - 1,
+                                 input_gain=self.magnitude_ema.rsqrt(), fused=fused_modconv)
         x = filtered_lrelu_fast(x, self.up_filter, self.down_filter, self.bias.to(x.dtype), up=self.up_factor,
                                 down=self.down_factor, padding=self.padding, gain=1 if self.is_torgb else math.sqrt(2),
                                 slope=1 if self.is_torgb else 0.2, clamp=self.conv_clamp)
         assert x.shape[1:] == (self.out_channels, self.out_size, self.out_size), (x.shape, self.spec)
         return x
+
+
+    def _fast_modconv(self, x: torch.Tensor, styles: torch.Tensor, fused: bool | None) -> torch.Tensor:
+        """`modulated_conv2d` with the weight normalisation and its squared sums cached (see networks.modconv)."""
+        n = x.shape[0]
+        demodulate = not self.is_torgb
+        weight, wsq = modconv.normalized_weight(self, self.weight, unit_rms=demodulate)
+        coefs = self.magnitude_ema.rsqrt().float().reshape(1, 1).expand(n, self.out_channels)
+        styles = styles.float()
+        if demodulate:
+            styles = styles * styles.square().mean(dim=1, keepdim=True).rsqrt()
+            coefs = coefs * (styles.square() @ wsq.t() + 1e-8).rsqrt()
+        pad = self.conv_kernel - 1
+        if fused is None:
+            fused = modconv.use_fused(n, weight, x.shape[2] * x.shape[3], (x.shape[2] + pad) * (x.shape[3] + pad))
+        if fused:
+            w = weight.unsqueeze(0) * (styles.unsqueeze(1) * coefs.unsqueeze(2)).reshape(n, self.out_channels, -1, 1, 1)
+            w = w.reshape(n * self.out_channels, *weight.shape[1:]).to(x.dtype)
+            y = F.conv2d(x.reshape(1, -1, *x.shape[2:]), w, padding=pad, groups=n)
+            return y.reshape(n, self.out_channels, *y.shape[2:])
+        y = F.conv2d(x * styles.to(x.dtype).reshape(n, -1, 1, 1), weight.to(x.dtype), padding=pad)
+        return y.mul_(coefs.to(x.dtype).reshape(n, self.out_channels, 1, 1))
 
 
 def frequency_schedule(img_resolution: int, img_channels: int, channel_base: int, channel_max: int, num_layers: int,

@@ -8,14 +8,14 @@
 
 On a GPU the host copy of batch i (on its own CUDA stream, into pinned memory) and the encoding of
 batch i-1 overlap the synthesis of batch i+1. On a CPU both stages share the cores: generation gets
-all but one of them while streaming (`cpu_threads`), the encoder the rest. The batch size adapts
-(grows while synthesis frames/s improve, halves on out-of-memory) unless it is set.
+all of them (`cpu_threads`; OpenMP waits passively, see render/batching.py). The batch size follows
+a fixed rule per device and frame size (render/batching.py: same command, same bytes), halved on
+out-of-memory, unless it is set.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import queue
 import threading
 import time
@@ -28,6 +28,7 @@ import torch
 
 from ..errors import WaifuError
 from ..images import to_uint8
+from .batching import BatchSizer, generation_threads, synthesis_weights  # noqa: F401  (BatchSizer re-exported)
 
 QUEUE_BATCHES = 3           # batches in flight between the threads (bounds host memory)
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
@@ -42,20 +43,6 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     if precision == "fp16" and device.type == "cpu":
         raise WaifuError("--precision fp16 needs a GPU; on CPU use fp32 or bf16")
     return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
-
-
-def generation_threads() -> int:
-    """Torch threads for synthesis while an encoder runs beside it: all usable cores but one.
-
-    An OpenMP team that shares its cores with ffmpeg and the writer thread spin-waits for its
-    descheduled members: on the 2-core build machine, 2 torch threads beside the encoder rendered
-    chibi-64 2-20x slower than 1. Never more than torch would use by itself.
-    """
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:                   # not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(torch.get_num_threads(), cores - 1))
 
 
 @contextmanager
@@ -85,68 +72,6 @@ class Batch:
         return self.frames.numpy()
 
 
-class BatchSizer:
-    """Batch size: fixed when set; else start small, grow by `step` while frames/s improve, halve on OOM.
-
-    Each size is timed over at least MEASURE_BATCHES batches and MEASURE_S seconds of synthesis
-    alone (not the time spent waiting for the writer: that measures the encoder, which no batch
-    size speeds up); one short batch on a shared machine says little. A CPU starts at 1 and steps
-    by 4: there a batch can be slower per frame than single frames (StyleGAN2 at 256 px: 1.45
-    frames/s at batch 1, 1.0-1.3 at 4 and 8), while small models gain 2x from batch 16.
-    """
-    MEASURE_BATCHES = 2
-    MEASURE_S = 0.2
-    GAIN = 1.05                  # a bigger batch must buy this much more frames/s
-
-    def __init__(self, fixed: int | None, device: torch.device, pixels_per_item: int):
-        if fixed is not None and (int(fixed) != fixed or fixed < 1):
-            raise WaifuError(f"--batch-size must be a whole number >= 1, got {fixed}")
-        self.adapt = fixed is None
-        if device.type == "cpu":
-            self.cap = max(1, min(16, (1 << 20) // max(pixels_per_item, 1)))
-            start, self.step = 1, 4
-        else:
-            self.cap = max(1, min(64, (1 << 24) // max(pixels_per_item, 1)))
-            start, self.step = max(1, min(8, self.cap)), 2
-        self.size = int(fixed) if fixed is not None else start
-        self._rates: dict[int, float] = {}
-        self._smaller: int | None = None     # the size measured before this one
-        self._seen = 0
-        self._frames, self._seconds, self._batches = 0, 0.0, 0     # measured so far at self.size
-
-    def report(self, n: int, seconds: float) -> None:
-        """A batch of n frames took `seconds` to synthesize (the first one at each size is warm-up:
-        new shapes pick kernels and grow caches, and it is not counted)."""
-        self._seen += 1
-        if not self.adapt or self._seen < 2 or n < self.size or seconds <= 0:
-            return
-        self._frames += n
-        self._seconds += seconds
-        self._batches += 1
-        if self._batches < self.MEASURE_BATCHES or self._seconds < self.MEASURE_S:
-            return
-        rate = self._frames / self._seconds
-        self._frames, self._seconds, self._batches = 0, 0.0, 0
-        prev = self._rates.get(self._smaller)
-        self._rates[self.size] = rate
-        if prev is not None and rate < prev * self.GAIN:    # the bigger batch did not pay: go back and stay
-            self.size = self._smaller
-            self.adapt = False
-        elif self.size < self.cap:
-            self._smaller, self.size = self.size, min(self.size * self.step, self.cap)
-            self._seen = 0
-        else:
-            self.adapt = False
-
-    def out_of_memory(self) -> None:
-        if self.size == 1:
-            raise WaifuError("out of memory even one frame at a time; use --device cpu or a smaller --size/--grid")
-        self.size //= 2
-        self.cap = self.size
-        self.adapt = False
-        self._frames, self._seconds, self._batches = 0, 0.0, 0
-
-
 def _is_oom(exc: BaseException) -> bool:
     return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
 
@@ -169,7 +94,8 @@ class FrameSource:
             raise WaifuError(f"cannot render a {G.img_channels}-channel generator as video")
         self.cell_h, self.cell_w = G.img_height, G.img_width
         self.height, self.width = rows * self.cell_h, cols * self.cell_w
-        self.sizer = BatchSizer(batch_size, self.device, self.cell_w * self.cell_h * len(self.paths))
+        self.sizer = BatchSizer(batch_size, self.device, self.cell_w * self.cell_h * len(self.paths),
+                                synthesis_weights(G))
         self.cuda = self.device.type == "cuda"
         self._copy_stream = None             # CUDA: device -> host copies beside the synthesis stream
 

@@ -226,7 +226,7 @@ def render_paths(G, paths: Sequence, output, *, device: DeviceSpec | None = None
     if out.sidecar:
         info = {"kind": result.kind, "frames": result.frames, "width": result.width, "height": result.height,
                 "fps": result.fps, "duration": result.duration, "bytes": result.bytes, "notes": result.notes,
-                "gif_delays_cs": enc.delays_cs, "grid": [cols, rows]}
+                "gif_delays_cs": enc.delays_cs, "grid": [cols, rows], "batch_size": stats.batch_size}
         describe = [p.describe() for p in paths] if len(paths) > 1 else paths[0].describe()
         recipe = recipe if recipe is not None else recipe_for(paths[0], out, dev)
         result.sidecar = str(write_sidecar(target.output, recipe, G, describe, info))
