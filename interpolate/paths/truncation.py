@@ -4,7 +4,8 @@
     ws = truncate(ws, G.w_avg, psi, cutoff)              # psi a number, or one per frame
     psi_per_frame = psi_schedule(psi, psi_end, num_frames, loop, positions)
 
-`truncate` is the official mapping's `w_avg.lerp(ws[:, :cutoff], psi)`, so mapping with psi 1 and
+`truncate` is the official mapping's step (networks/base.truncate_ws, which the networks' own
+mapping calls too): `w_avg.lerp(ws[:, :cutoff], psi)`, so mapping with psi 1 and
 truncating here gives the same bits as G.mapping(z, truncation_psi=psi).
 """
 
@@ -14,6 +15,8 @@ import math
 
 import numpy as np
 import torch
+
+from ..networks.base import truncate_ws
 
 
 def resolve_truncation(G, psi: float | None, cutoff: int | None) -> tuple[float, int | None]:
@@ -41,10 +44,7 @@ def psi_schedule(psi: float, psi_end: float | None, num_frames: int, loop: bool,
 def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi, cutoff: int | None) -> torch.Tensor:
     """ws[:, :cutoff] = w_avg.lerp(ws[:, :cutoff], psi), in place; psi a number or one per row of ws."""
     if np.ndim(psi) == 0:
-        if float(psi) != 1:
-            ws[:, :cutoff] = w_avg.lerp(ws[:, :cutoff], float(psi))
-        return ws
+        return truncate_ws(ws, w_avg, psi, cutoff)
     for i, p in enumerate(np.asarray(psi).tolist()):
-        if p != 1:
-            ws[i, :cutoff] = w_avg.lerp(ws[i, :cutoff], p)
+        truncate_ws(ws[i:i + 1], w_avg, p, cutoff)
     return ws
