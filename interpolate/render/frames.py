@@ -21,9 +21,12 @@ FITS = ("pad", "crop")
 MAX_SIDE = 8192             # --size / grid limit per side
 
 
+NATIVE = "native"           # --size native: the generator's own size
+
+
 def parse_size(text: str | None) -> tuple[int, int] | None:
-    """'1080x1920' -> (1080, 1920); None -> None."""
-    if text in (None, ""):
+    """'1080x1920' -> (1080, 1920); None or 'native' -> None (the size is chosen from the model)."""
+    if text in (None, "") or str(text).strip().lower() == NATIVE:
         return None
     parts = str(text).lower().replace("×", "x").split("x")
     try:
