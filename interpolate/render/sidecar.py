@@ -101,7 +101,7 @@ def options_from_sidecar(path: str | os.PathLike) -> tuple[RenderOptions, dict]:
     data = read_sidecar_file(path)
     opts = RenderOptions.from_dict(data["options"], source=f"sidecar '{Path(path).name}'")
     ck = data.get("checkpoint") or {}
-    if isinstance(ck, dict) and ck.get("path"):
+    if isinstance(ck, dict) and isinstance(ck.get("path"), str) and ck["path"]:
         opts.checkpoint = ck["path"]
     opts.overwrite = False           # replacing a file takes a -y typed now, not one recorded back then
     return opts, data
