@@ -345,3 +345,13 @@ def test_w_files_as_keys(tiny, wf, base):
         more = ["--base", w] if base else []
         assert_clean(run("render", tiny["ckpt"], "--keys", f"1,{w}", *more, "--frames", "2", "--size", "native", "-q",
                          "--device", "cpu", "-o", Path(tmp) / "out/"))
+
+
+def test_a_sidecar_whose_checkpoint_path_is_not_a_string_is_one_line(tiny, tmp_path):
+    """Found by test_sidecar_json_for_from at 150 examples: a checkpoint path of `true` reached the loader."""
+    data = json.loads(tiny["sidecar"])
+    for bad in (True, 3, ["a"]):
+        data["checkpoint"]["path"] = data["options"]["checkpoint"] = bad
+        (tmp_path / "s.json").write_text(json.dumps(data))
+        assert_clean(run("render", "--from", tmp_path / "s.json", "--frames", "2", "-q", "--device", "cpu",
+                         "--size", "native", "-y", "-o", tmp_path / "out/"))

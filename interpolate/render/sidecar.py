@@ -98,8 +98,12 @@ def read_sidecar_file(path: str | os.PathLike) -> dict:
 
 def options_from_sidecar(path: str | os.PathLike) -> tuple[RenderOptions, dict]:
     """(the options recorded in a sidecar, the sidecar). The checkpoint is the file it recorded."""
+    from ..presets import check_values
+
     data = read_sidecar_file(path)
-    opts = RenderOptions.from_dict(data["options"], source=f"sidecar '{Path(path).name}'")
+    source = f"sidecar '{Path(path).name}'"
+    recorded = {k: v for k, v in data["options"].items() if v is not None}     # null: the field's default
+    opts = RenderOptions.from_dict(check_values(recorded, source), source=source)
     ck = data.get("checkpoint") or {}
     if isinstance(ck, dict) and isinstance(ck.get("path"), str) and ck["path"]:
         opts.checkpoint = ck["path"]
