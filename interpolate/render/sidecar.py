@@ -23,6 +23,10 @@ from ..options import RenderOptions
 SIDECAR_FORMAT = "waifu-morph-render"
 
 
+# what `size` None meant when the sidecar was written (older sidecars: the model's own size)
+SIZE_DEFAULT = "models under 256 px upscaled to 256 px on the short side"
+
+
 def sidecar_path(output: str | os.PathLike) -> Path:
     """output + '.json'; a folder output 'frames/' -> 'frames.json'; a frame pattern 'out/img_%05d.png'
     -> 'out/img.json' ('out/%05d.png' -> 'out/frames.json'): no '%05d' in a real file name."""
@@ -51,7 +55,7 @@ def write_sidecar(output, recipe: dict, G, path_description: dict, output_info: 
     data = {"format": SIDECAR_FORMAT, "tool": f"waifu-morph {__version__}", "version": __version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "checkpoint": ck, "checkpoint_sha256": ck["sha256"], "options": recipe,
-            "output": output_info, "path": path_description}
+            "output": output_info, "path": path_description, "size_default": SIZE_DEFAULT}
     target = sidecar_path(output)
     try:
         with atomic_write(target, "w", encoding="utf-8") as f:
@@ -108,6 +112,8 @@ def options_from_sidecar(path: str | os.PathLike) -> tuple[RenderOptions, dict]:
     if isinstance(ck, dict) and isinstance(ck.get("path"), str) and ck["path"]:
         opts.checkpoint = ck["path"]
     opts.overwrite = False           # replacing a file takes a -y typed now, not one recorded back then
+    if opts.size is None and data.get("size_default") != SIZE_DEFAULT:
+        opts.size = "native"         # recorded before small models were upscaled by default: same size again
     return opts, data
 
 

@@ -29,7 +29,7 @@ from ..paths.path import RenderablePath
 from .budget import parse_bytes
 from .encode import EncodeSettings, check_settings, make_encoder
 from .ffmpeg import stop_pipes_under
-from .frames import FITS, Geometry, Labeler, parse_grid, parse_size
+from .frames import FITS, Geometry, Labeler, output_size, parse_grid, parse_size
 from .pipeline import FrameSource, RenderResult, stream
 from .sidecar import recipe_for, sidecar_path, write_sidecar
 from .spec import OutputSpec
@@ -160,7 +160,7 @@ def render_paths(G, paths: Sequence, output, *, device: DeviceSpec | None = None
     target = check_output_options(out, fps)
     settings = encode_settings(out, fps)
     source = FrameSource(G, paths, cols, rows, dev.precision, dev.batch_size)
-    out_w, out_h = parse_size(out.size) or (source.width, source.height)
+    out_w, out_h, size_how = output_size(out.size, source.width, source.height, source.cell_w, source.cell_h)
     geometry = Geometry(source.width, source.height, out_w, out_h, out.fit)
     labeler = Labeler(paths, geometry, cols, rows, source.cell_w, source.cell_h) if out.label else None
     if out.save_latents:
@@ -200,7 +200,7 @@ def render_paths(G, paths: Sequence, output, *, device: DeviceSpec | None = None
     wall = time.perf_counter() - t_start
     result = RenderResult(output=str(target.output), kind=target.kind, frames=enc.frames, width=enc.width,
                           height=enc.height, fps=enc.fps, duration=enc.duration, bytes=target.size_bytes(),
-                          wall_s=wall, notes=list(enc.notes), batch_size=stats.batch_size)
+                          wall_s=wall, notes=list(enc.notes), batch_size=stats.batch_size, size_how=size_how)
     side = sidecar_path(target.output)
     if out.sidecar:
         info = {"kind": result.kind, "frames": result.frames, "width": result.width, "height": result.height,
