@@ -355,3 +355,17 @@ def test_a_sidecar_whose_checkpoint_path_is_not_a_string_is_one_line(tiny, tmp_p
         (tmp_path / "s.json").write_text(json.dumps(data))
         assert_clean(run("render", "--from", tmp_path / "s.json", "--frames", "2", "-q", "--device", "cpu",
                          "--size", "native", "-y", "-o", tmp_path / "out/"))
+
+
+@pytest.mark.parametrize("change", [{"hold_frames": -1}, {"seg_frames": [0]}, {"seg_frames": []}, {"fps": 0},
+                                    {"fps": float("nan")}, {"groups": {"all": [99]}}, {"params": None}])
+def test_a_latents_file_with_an_impossible_timeline_is_one_line(tiny, tmp_path, change):
+    """The replay checks the recorded plan before building from it (Timeline's own asserts are for bugs)."""
+    with np.load(io.BytesIO(tiny["latents"]), allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta"]))
+    arrays["meta"] = np.array(json.dumps({**meta, **change}))
+    (tmp_path / "l.npz").write_bytes(npz_bytes(arrays))
+    res = run("render", tiny["ckpt"], "--from-latents", tmp_path / "l.npz", "-q", "--device", "cpu", "-o", tmp_path / "o/")
+    assert res.exit_code == 2 and "damaged" in res.stderr, res.stderr
+    assert_clean(res)

@@ -245,15 +245,15 @@ class LatentPath:
             raise WaifuError(f"'{name}' was saved for noise inputs {noise_p['shapes']}, this model has "
                              f"{[list(s) for s in G.noise_shapes]}; render it with the checkpoint it was saved from")
         damaged = f"'{name}' is damaged (its plan is not one --save-latents writes); save it again with --save-latents"
-        timeline = Timeline(fps=float(meta["fps"]), hold_frames=int(meta["hold_frames"]),
-                            seg_frames=tuple(int(f) for f in meta["seg_frames"]), loop=bool(meta["loop"]))
+        fps, hold, seg = float(meta["fps"]), int(meta["hold_frames"]), tuple(int(f) for f in meta["seg_frames"])
         groups, params = meta["groups"], meta["params"]
-        if not (np.isfinite(timeline.fps) and timeline.fps > 0 and timeline.hold_frames >= 0 and timeline.seg_frames
-                and min(timeline.seg_frames) >= 1 and isinstance(params, dict) and isinstance(groups, dict)
+        if not (np.isfinite(fps) and fps > 0 and hold >= 0 and seg and min(seg) >= 1
+                and isinstance(params, dict) and isinstance(groups, dict)
                 and all(isinstance(v, list) and all(isinstance(i, int) and 0 <= i < num_ws for i in v) for v in groups.values())
                 and key_ws.dtype == np.float32 and key_ws.ndim == 3 and key_ws.shape[1:] == (num_ws, w_dim)
                 and len(key_labels) == key_ws.shape[0]):
             raise WaifuError(damaged)
+        timeline = Timeline(fps=fps, hold_frames=hold, seg_frames=seg, loop=bool(meta["loop"]))
         ws = _map_npy_member(path, "ws.npy")
         if ws.dtype != np.float32:
             raise WaifuError(f"'{name}' holds ws as {ws.dtype}; save it again with --save-latents")
