@@ -24,6 +24,7 @@ import numpy as np
 
 from ..device import DeviceSpec
 from ..errors import WaifuError
+from ..interrupts import signals_deferred
 from ..options import RenderOptions
 from ..paths.path import RenderablePath
 from .budget import parse_bytes
@@ -188,13 +189,14 @@ def render_paths(G, paths: Sequence, output, *, device: DeviceSpec | None = None
         enc = encoder.finish()
         target.commit()
     except BaseException:
-        try:
-            if encoder is not None:
-                encoder.abort()
-        finally:
-            if target.tmp is not None:
-                stop_pipes_under(target.tmp)
-            target.abort()
+        with signals_deferred():    # a second Ctrl-C / SIGTERM waits until the cleanup is done
+            try:
+                if encoder is not None:
+                    encoder.abort()
+            finally:
+                if target.tmp is not None:
+                    stop_pipes_under(target.tmp)
+                target.abort()
         raise
 
     wall = time.perf_counter() - t_start
