@@ -370,3 +370,26 @@ def test_a_latents_file_with_an_impossible_timeline_is_one_line(tiny, tmp_path, 
     res = run("render", tiny["ckpt"], "--from-latents", tmp_path / "l.npz", "-q", "--device", "cpu", "-o", tmp_path / "o/")
     assert res.exit_code == 2 and "damaged" in res.stderr, res.stderr
     assert_clean(res)
+
+
+def test_found_by_the_random_runs(tiny, tmp_path):
+    """Crashes WAIFU_FUZZ_RANDOM=1 WAIFU_FUZZ_EXAMPLES=200 found, kept as fixed cases: psi 1e308 in a
+    preset (float32 overflow in truncation), a sidecar SHA-256 of `true`, latents labels as a 0-d array."""
+    (tmp_path / "p.toml").write_text(PRESET.replace("psi = 0.7", "psi = 1e308"))
+    res = run("render", tiny["ckpt"], "--seeds", "1,2", "--preset", tmp_path / "p.toml", "-q", "--device", "cpu",
+              "-o", tmp_path / "a/")
+    assert res.exit_code == 2 and "--psi must be between" in res.stderr
+    assert_clean(res)
+    data = json.loads(tiny["sidecar"])
+    data["checkpoint_sha256"] = True
+    (tmp_path / "s.json").write_text(json.dumps(data))
+    res = run("render", "--from", tmp_path / "s.json", "-q", "--device", "cpu", "-o", tmp_path / "b/")
+    assert res.exit_code == 2 and "SHA-256" in res.stderr
+    assert_clean(res)
+    with np.load(io.BytesIO(tiny["latents"]), allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["key_labels"] = np.array(3)
+    (tmp_path / "l.npz").write_bytes(npz_bytes(arrays))
+    res = run("render", tiny["ckpt"], "--from-latents", tmp_path / "l.npz", "-q", "--device", "cpu", "-o", tmp_path / "c/")
+    assert res.exit_code == 2
+    assert_clean(res)

@@ -224,7 +224,7 @@ class LatentPath:
                 key_frames = data["key_frames"]
                 key_ws = data["key_ws"]
                 key_labels = [str(s) for s in data["key_labels"]]
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError):
+        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError, EOFError):
             raise WaifuError(f"'{name}' is not a latents file written by --save-latents; render it with --keys instead") from None
         if not isinstance(meta, dict) or meta.get("format") != LATENTS_FORMAT or meta.get("version") != LATENTS_VERSION:
             raise WaifuError(f"'{name}' is not a waifu-morph latents file (version {LATENTS_VERSION}); save it again with --save-latents")

@@ -121,6 +121,8 @@ def check_checkpoint_matches(data: dict, G) -> None:
     """The sidecar's checkpoint SHA-256 must be the loaded file's (else the render would differ)."""
     ck = data.get("checkpoint") or {}
     want = data.get("checkpoint_sha256") or (ck.get("sha256") if isinstance(ck, dict) else None)
+    if want is not None and not isinstance(want, str):
+        raise WaifuError("the sidecar's checkpoint SHA-256 is not a hex string; pass the .json written beside a render")
     info = getattr(G, "checkpoint_info", None)
     if want and info is not None and info.sha256 != want:
         raise WaifuError(f"checkpoint '{info.path}' is not the one this sidecar was rendered from "
