@@ -374,7 +374,8 @@ def test_a_latents_file_with_an_impossible_timeline_is_one_line(tiny, tmp_path, 
 
 def test_found_by_the_random_runs(tiny, tmp_path):
     """Crashes WAIFU_FUZZ_RANDOM=1 WAIFU_FUZZ_EXAMPLES=200 found, kept as fixed cases: psi 1e308 in a
-    preset (float32 overflow in truncation), a sidecar SHA-256 of `true`, latents labels as a 0-d array."""
+    preset (float32 overflow in truncation), a sidecar SHA-256 of `true`, latents labels as a 0-d array,
+    a ws.npy header whose dict never closes (numpy raises tokenize.TokenError)."""
     (tmp_path / "p.toml").write_text(PRESET.replace("psi = 0.7", "psi = 1e308"))
     res = run("render", tiny["ckpt"], "--seeds", "1,2", "--preset", tmp_path / "p.toml", "-q", "--device", "cpu",
               "-o", tmp_path / "a/")
@@ -391,5 +392,11 @@ def test_found_by_the_random_runs(tiny, tmp_path):
     arrays["key_labels"] = np.array(3)
     (tmp_path / "l.npz").write_bytes(npz_bytes(arrays))
     res = run("render", tiny["ckpt"], "--from-latents", tmp_path / "l.npz", "-q", "--device", "cpu", "-o", tmp_path / "c/")
+    assert res.exit_code == 2
+    assert_clean(res)
+    shape = b"'shape': (3, 10, 16), }"
+    assert tiny["latents"].count(shape) == 1                          # the ws.npy header, memory-mapped on replay
+    (tmp_path / "h.npz").write_bytes(tiny["latents"].replace(shape, b"'shape': (3, 10, 16 , }"))
+    res = run("render", tiny["ckpt"], "--from-latents", tmp_path / "h.npz", "-q", "--device", "cpu", "-o", tmp_path / "d/")
     assert res.exit_code == 2
     assert_clean(res)

@@ -30,6 +30,7 @@ import torch
 from ..errors import WaifuError
 from ..files import atomic_path
 from .interp import Curve, easing
+from .keys import NUMPY_READ_ERRORS
 from .noise import NoiseSchedule
 from .styles import StylePlan, mix_layers
 from .timing import ArcTable, Timeline
@@ -224,13 +225,13 @@ class LatentPath:
                 key_frames = data["key_frames"]
                 key_ws = data["key_ws"]
                 key_labels = [str(s) for s in data["key_labels"]]
-        except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError, EOFError):
+        except (KeyError, *NUMPY_READ_ERRORS):
             raise WaifuError(f"'{name}' is not a latents file written by --save-latents; render it with --keys instead") from None
         if not isinstance(meta, dict) or meta.get("format") != LATENTS_FORMAT or meta.get("version") != LATENTS_VERSION:
             raise WaifuError(f"'{name}' is not a waifu-morph latents file (version {LATENTS_VERSION}); save it again with --save-latents")
         try:
             return cls._replay(path, name, meta, key_frames, key_ws, key_labels, G)
-        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, IndexError, zipfile.BadZipFile, OSError):
+        except (KeyError, AttributeError, OverflowError, IndexError, *NUMPY_READ_ERRORS):
             raise WaifuError(f"'{name}' is damaged (its plan cannot be read); save it again with --save-latents") from None
 
     @classmethod
