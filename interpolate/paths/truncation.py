@@ -19,9 +19,27 @@ import torch
 from ..networks.base import truncate_ws
 
 
+PSI_LIMIT = 100.0          # |psi| beyond this only overflows float32 (1 is off, 0.5-0.7 is usual)
+
+
+def check_psi(psi, flag: str = "--psi") -> float:
+    """A finite psi within +-PSI_LIMIT, as a float; else a one-line WaifuError."""
+    from ..errors import WaifuError
+
+    try:
+        value = float(psi)
+    except (TypeError, ValueError):
+        raise WaifuError(f"{flag} must be a number, got '{psi}'") from None
+    if not (math.isfinite(value) and abs(value) <= PSI_LIMIT):
+        raise WaifuError(f"{flag} must be between -{PSI_LIMIT:g} and {PSI_LIMIT:g} (1 is off, 0.7 is usual), got {psi}")
+    return value
+
+
 def resolve_truncation(G, psi: float | None, cutoff: int | None) -> tuple[float, int | None]:
     """(psi, cutoff) to apply: what was asked, else the checkpoint's own default (StyleGAN1 Gs: 0.7 on
     ws[:8]; a model whose meta stores truncation_psi), else psi 1 on all ws."""
+    if psi is not None:
+        check_psi(psi)
     if psi is None:
         psi = getattr(G, "default_truncation_psi", None)
     if cutoff is None:
