@@ -12,7 +12,8 @@ import torch
 from interpolate.networks import build
 from interpolate.train import loss as L
 from interpolate.train.discriminator import Discriminator, MinibatchStdLayer
-from interpolate.train.trainer import SNAPSHOT_FORMAT, TrainConfig, Trainer, load_snapshot, train
+from interpolate.train.snapshots import SNAPSHOT_FORMAT, load_snapshot
+from interpolate.train.trainer import TrainConfig, Trainer, train
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

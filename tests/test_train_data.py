@@ -15,7 +15,8 @@ import torch
 from PIL import Image
 
 from interpolate.cli import main
-from interpolate.train.trainer import TrainConfig, Trainer, load_snapshot
+from interpolate.train.snapshots import load_snapshot
+from interpolate.train.trainer import TrainConfig, Trainer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -68,7 +68,8 @@ def run_training(out: Path, resume: Path | None, quiet: bool, console: Console, 
     """Start (or resume) a run in `out`; returns the path of the exported model."""
     from ..device import pick_device
     from .config import TrainConfig
-    from .trainer import Trainer, load_snapshot, train
+    from .snapshots import load_snapshot
+    from .trainer import Trainer, train
 
     def log(line: str) -> None:
         stamp = time.strftime("%H:%M:%S")
@@ -167,7 +168,8 @@ def _init_config(config: dict[str, Any], log) -> Any:
 
 def export_snapshot(snapshot: Path, output: Path, console: Console) -> None:
     """Write the G_ema of a training snapshot as a native model file."""
-    from .trainer import export_snapshot_model, load_snapshot
+    from .snapshots import load_snapshot
+    from .trainer import export_snapshot_model
 
     _, step = export_snapshot_model(snapshot, output)
     batch = load_snapshot(snapshot)["config"]["batch"]

@@ -42,7 +42,6 @@ import torch
 from ..device import pick_device
 from ..errors import WaifuError
 from ..files import atomic_path, atomic_write
-from ..formats.native import save_native
 from ..images import to_uint8_numpy
 from ..networks.stylegan2 import Generator
 from . import loss as L
@@ -52,16 +51,9 @@ from .dataset import contact_sheet
 from .discriminator import Discriminator
 from .folder import ImageSet, load_image_set
 from .reals import FolderImages, RealImages, real_batch
+from .snapshots import SNAPSHOT_FORMAT, load_snapshot, write_model
 
-__all__ = ["TrainConfig", "Trainer", "StepStats", "RealImages", "real_batch", "train", "load_snapshot", "SNAPSHOT_FORMAT"]
-
-SNAPSHOT_FORMAT = "waifu-morph-train-snapshot"
-
-
-def write_model(path: Path, G: torch.nn.Module, init_kwargs: dict[str, Any], meta: dict[str, Any]) -> None:
-    """Write the generator as a waifu-morph native checkpoint (loadable with weights_only=True)."""
-    with atomic_path(path) as tmp:
-        save_native(tmp, arch="stylegan2", init_kwargs=init_kwargs, state_dict=G.state_dict(), meta=meta)
+__all__ = ["TrainConfig", "Trainer", "StepStats", "RealImages", "real_batch", "train"]
 
 
 @dataclass
@@ -345,19 +337,6 @@ def _hardware(device: torch.device) -> str:
     except OSError:
         pass
     return f"CPU {cpu} ({os.cpu_count()} cores)"
-
-
-def load_snapshot(path: Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise WaifuError(f"no training snapshot at {path}; pass the snapshot.pt of a run folder")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unreadable file is the same user error
-        raise WaifuError(f"{path} is not a readable training snapshot ({type(err).__name__})") from None
-    if not isinstance(state, dict) or state.get("format") != SNAPSHOT_FORMAT:
-        raise WaifuError(f"{path} is not a waifu-morph training snapshot (for a model file use 'waifu-morph info')")
-    return state
 
 
 def train(trainer: Trainer, progress: Callable[[Trainer, StepStats], None] | None = None,
