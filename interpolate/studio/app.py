@@ -17,9 +17,16 @@
     POST /api/render            {values, output, format, overwrite} -> NDJSON progress lines; closing the
                                 connection (a closed tab, the Stop button) cancels it, nothing partial left
     POST /api/recipe            {values, name, output?} -> writes NAME.toml for `render --preset`
+    GET  /api/directions?name=  a directions .npz of the work folder: labels, eigenvalue shares, layers
+    POST /api/directions        {style, name?, overwrite?} -> SeFa (interpolate.directions.sefa) on a style
+                                group, saved as sefa-STYLE.npz in the work folder (so recipes can name it)
+    POST /api/project?name=IMG&steps=&space=&output=&overwrite=   the image's bytes -> NDJSON progress (steps,
+                                PSNR) while interpolate.project fits it; writes NAME.npz (a W key); queued
+                                with the renders (one job at a time), cancelled by a closed connection
 
 `values` are the flat names of `render --help` plus `keys`: seed numbers, or 'w:NAME' for a W file
-in the work folder.
+in the work folder, and `direction` as 'NAME.npz:I' (a directions file of the work folder; one
+direction at a time, as `render --direction`) with `strength` 'A:B'.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import numpy as np
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
@@ -52,8 +60,12 @@ OUTPUT_SUFFIXES = (".mp4", ".gif", ".webp")
 READABLE_SUFFIXES = W_SUFFIXES + OUTPUT_SUFFIXES + (".toml", ".json", ".png")
 MAX_UPLOAD = 16 * 1024 * 1024          # bytes of one uploaded W file
 MAX_JSON = 1024 * 1024                 # bytes of one JSON request
-MAX_QUEUED_RENDERS = 4
-STATIC_FILES = {"studio.js": "text/javascript", "render.js": "text/javascript", "studio.css": "text/css"}
+MAX_QUEUED_RENDERS = 4                 # renders and projections waiting, all together
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+DEFAULT_PROJECT_STEPS = 300
+MAX_PROJECT_STEPS = 5000
+DIRECTION_STYLES = ("all", "coarse", "middle", "fine")
+STATIC_FILES = {"studio.js": "text/javascript", "render.js": "text/javascript", "latents.js": "text/javascript", "studio.css": "text/css"}
 SECURITY_HEADERS = [
     (b"content-security-policy", b"default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
                                  b"script-src 'self'; style-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
@@ -62,6 +74,17 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
+
+
+def is_directions_file(path: Path) -> bool:
+    """Is this .npz a directions file (`waifu-morph directions`), not a W file?"""
+    if not str(path).lower().endswith(".npz"):
+        return False
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return hasattr(data, "files") and "directions" in data.files
+    except Exception:                              # unreadable: not a directions file (the W check says why)
+        return False
 
 
 def static_text(name: str) -> str:
@@ -133,6 +156,11 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
             else:
                 raise WaifuError(f"key '{text}' is neither a seed number nor a W file of the work folder")
         values["keys"] = keys
+        if values.get("direction"):               # 'NAME.npz:I', a directions file of the work folder
+            from ..directions import parse_direction
+
+            name, index = parse_direction(str(values["direction"]))
+            values["direction"] = f"{confine(workdir, name, ('.npz',))}:{index}"
         return values
 
     async def body_json(request: Request) -> dict[str, Any]:
@@ -170,8 +198,27 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
         return JSONResponse(await compute.run(engine.presets))
 
     async def files(request: Request) -> Response:
-        return JSONResponse({"w": listing(workdir, W_SUFFIXES), "outputs": listing(workdir, OUTPUT_SUFFIXES),
-                             "recipes": listing(workdir, (".toml",))})
+        npz = listing(workdir, W_SUFFIXES)
+        dirs = [f for f in npz if is_directions_file(workdir / f["name"])]
+        return JSONResponse({"w": [f for f in npz if f not in dirs], "directions": dirs,
+                             "outputs": listing(workdir, OUTPUT_SUFFIXES), "recipes": listing(workdir, (".toml",))})
+
+    async def directions(request: Request) -> Response:
+        if request.method == "GET":
+            path = confine(workdir, request.query_params.get("name", ""), (".npz",))
+            if not path.is_file():
+                raise WaifuError(f"'{path.name}' is not in the work folder")
+            return JSONResponse(await compute.run(lambda: engine.direction_info(str(path)), Compute.FRAME))
+        body = await body_json(request)
+        style = str(body.get("style") or "all")
+        if style not in DIRECTION_STYLES:
+            raise WaifuError(f"unknown style group '{style}' for directions; use {', '.join(DIRECTION_STYLES)}")
+        path = confine(workdir, str(body.get("name") or f"sefa-{style}.npz"), (".npz",))
+        if path.exists() and not body.get("overwrite"):
+            if not is_directions_file(path):
+                raise WaifuError(f"'{path.name}' exists in the work folder and holds no directions; choose another name")
+            return JSONResponse(await compute.run(lambda: engine.direction_info(str(path)), Compute.FRAME))
+        return JSONResponse(await compute.run(lambda: engine.compute_directions(style, str(path)), Compute.FRAME))
 
     async def seed(request: Request) -> Response:
         try:
@@ -237,19 +284,28 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
         return Response(png, media_type="image/png", headers={"cache-control": "no-store"})
 
     # --- writing ------------------------------------------------------------------------------------
-    async def upload(request: Request) -> Response:
-        from ..files import atomic_path
-
-        path = confine(workdir, request.query_params.get("name", ""), W_SUFFIXES)
+    async def limited_body(request: Request) -> bytes | None:
+        """The request's bytes, or None past MAX_UPLOAD (read no further than that)."""
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > MAX_UPLOAD:
-            return JSONResponse({"error": f"uploads are limited to {MAX_UPLOAD // (1024 * 1024)} MB"}, status_code=413)
+            return None
         data = bytearray()
         async for chunk in request.stream():
             data += chunk
             if len(data) > MAX_UPLOAD:
-                return JSONResponse({"error": f"uploads are limited to {MAX_UPLOAD // (1024 * 1024)} MB"},
-                                    status_code=413)
+                return None
+        return bytes(data)
+
+    def too_large() -> Response:
+        return JSONResponse({"error": f"uploads are limited to {MAX_UPLOAD // (1024 * 1024)} MB"}, status_code=413)
+
+    async def upload(request: Request) -> Response:
+        from ..files import atomic_path
+
+        path = confine(workdir, request.query_params.get("name", ""), W_SUFFIXES)
+        data = await limited_body(request)
+        if data is None:
+            return too_large()
         if path.exists() and request.query_params.get("overwrite") != "1":
             raise WaifuError(f"'{path.name}' exists in the work folder; choose another name")
 
@@ -274,28 +330,34 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
         await compute.run(lambda: engine.describe(values))       # bad options fail here, before queueing
         if renders.ahead() >= MAX_QUEUED_RENDERS:
             raise WaifuError("too many renders are waiting; try again when one has finished")
+        started = [0.0]
+
+        def work(emit, cancelled) -> dict:
+            def on_frames(done: int, total: int | None) -> None:
+                if total is not None:
+                    started[0] = time.perf_counter()
+                    emit({"state": "progress", "done": 0, "total": total, "fps": 0.0})
+                else:
+                    wall = max(time.perf_counter() - started[0], 1e-9)
+                    emit({"state": "progress", "done": done, "fps": round(done / wall, 2)})
+
+            result = engine.render(values, str(path), overwrite=overwrite, on_frames=on_frames, cancelled=cancelled)
+            return {**result, "output": path.name}
+
+        return queued_job(work)
+
+    def queued_job(work) -> StreamingResponse:
+        """Queue `work(emit, cancelled)` behind the renders (one job at a time) and stream its events
+        as NDJSON; a closed connection sets `cancelled`."""
         loop = asyncio.get_running_loop()
         events: asyncio.Queue = asyncio.Queue()
         cancelled = threading.Event()
-        started = [0.0]
 
         def emit(event: dict) -> None:
             loop.call_soon_threadsafe(events.put_nowait, event)
 
-        def on_frames(done: int, total: int | None) -> None:
-            if total is not None:
-                started[0] = time.perf_counter()
-                emit({"state": "progress", "done": 0, "total": total, "fps": 0.0})
-            else:
-                wall = max(time.perf_counter() - started[0], 1e-9)
-                emit({"state": "progress", "done": done, "fps": round(done / wall, 2)})
-
-        def work() -> dict:
-            result = engine.render(values, str(path), overwrite=overwrite, on_frames=on_frames, cancelled=cancelled)
-            return {**result, "output": path.name}
-
         ahead = renders.ahead()
-        renders.start(work, cancelled, emit)
+        renders.start(lambda: work(emit, cancelled), cancelled, emit)
 
         async def lines():
             try:
@@ -307,9 +369,46 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
                     if event["state"] in ("done", "cancelled", "error"):
                         return
             finally:
-                cancelled.set()          # a closed tab or a Stop: the render thread stops and cleans up
+                cancelled.set()          # a closed tab or a Stop: the job's thread stops and cleans up
 
         return StreamingResponse(lines(), media_type="application/x-ndjson", headers={"cache-control": "no-store"})
+
+    async def project(request: Request) -> Response:
+        """An image dropped on the page -> NAME.npz in the work folder, fitted by interpolate.project."""
+        image_name = request.query_params.get("name", "")
+        confine(workdir, image_name, IMAGE_SUFFIXES)            # only to check the name: nothing is kept
+        stem = Path(image_name.replace("\\", "/")).stem
+        path = confine(workdir, str(request.query_params.get("output") or stem + ".npz"), (".npz",))
+        try:
+            steps = int(request.query_params.get("steps") or DEFAULT_PROJECT_STEPS)
+        except ValueError:
+            raise WaifuError("steps must be a whole number") from None
+        if not 1 <= steps <= MAX_PROJECT_STEPS:
+            raise WaifuError(f"steps must be 1-{MAX_PROJECT_STEPS}, got {steps}")
+        space = request.query_params.get("space") or "w"
+        if space not in ("w", "wplus"):
+            raise WaifuError(f"unknown space '{space}'; use w or wplus")
+        if path.exists() and request.query_params.get("overwrite") != "1":
+            raise WaifuError(f"'{path.name}' exists in the work folder; choose another name")
+        data = await limited_body(request)
+        if data is None:
+            return too_large()
+        if renders.ahead() >= MAX_QUEUED_RENDERS:
+            raise WaifuError("too many jobs are waiting; try again when one has finished")
+
+        def work(emit, cancelled) -> dict:
+            started = time.perf_counter()
+
+            def on_step(step: int, total: int, psnr: float) -> None:
+                wall = max(time.perf_counter() - started, 1e-9)
+                emit({"state": "progress", "done": step, "total": total, "psnr": round(psnr, 2),
+                      "steps_per_s": round(step / wall, 2)})
+
+            result = engine.project_image(data, Path(image_name.replace("\\", "/")).name, str(path), steps=steps,
+                                          space=space, on_step=on_step, cancelled=cancelled)
+            return {**result, "output": path.name}
+
+        return queued_job(work)
 
     async def recipe(request: Request) -> Response:
         from ..files import atomic_write
@@ -336,6 +435,7 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
         Route("/api/plan", plan, methods=["POST"]), Route("/api/frame", frame, methods=["POST"]),
         Route("/api/mix", mix, methods=["POST"]), Route("/api/upload", upload, methods=["POST"]),
         Route("/api/render", render, methods=["POST"]), Route("/api/recipe", recipe, methods=["POST"]),
+        Route("/api/directions", directions, methods=["GET", "POST"]), Route("/api/project", project, methods=["POST"]),
     ]
 
     async def on_error(request: Request, exc: Exception) -> Response:

@@ -33,7 +33,8 @@ from ..options import RenderOptions
 
 # the flat names the page may send (those of `render --help`, presets and sidecars)
 PATH_NAMES = ("interp", "space", "easing", "seconds", "frames", "hold", "loop", "pace", "style", "layers",
-              "stagger", "psi", "psi_end", "cutoff", "noise", "noise_seed", "noise_drift", "class_idx", "fps")
+              "stagger", "psi", "psi_end", "cutoff", "noise", "noise_seed", "noise_drift", "class_idx", "fps",
+              "direction", "strength")
 OUTPUT_NAMES = ("size", "fit", "crf", "codec", "x264_preset", "gif_quality", "max_size", "label")
 FORMATS = ("mp4", "gif", "webp")
 PLAN_CACHE = 8
@@ -111,7 +112,8 @@ class Engine:
                         "noise": list(NOISE_MODES), "space": ["auto", "z", "w"], "format": list(FORMATS)},
             "defaults": {n: getattr(defaults, n) for n in PATH_NAMES + OUTPUT_NAMES},
             "output_names": list(OUTPUT_NAMES),
-            "directions": False,        # semantic direction sliders: once the directions feature exists
+            "directions": True,         # the page walks one direction at a time (PathSpec direction/strength)
+            "direction_styles": ["all", "coarse", "middle", "fine"],
         }
 
     def presets(self) -> list[dict[str, Any]]:
@@ -223,6 +225,49 @@ class Engine:
                 style_mixing(self.checkpoint, rows=seeds_text, cols=seeds_text, style=style, psi=psi, noise=noise,
                              output=str(out), device=str(self.device), quiet=True)
             return out.read_bytes()
+
+    # --- directions (interpolate.directions) and the projector (interpolate.projection) ----------------
+    def direction_info(self, path: str) -> dict[str, Any]:
+        """What the page shows of a dirs.npz: labels, each direction's share of the eigenvalues, layers."""
+        from ..directions import load_directions
+
+        dirs = load_directions(path)
+        dirs.check_model(self.G, f"the directions in '{Path(path).name}'")
+        values = np.abs(np.asarray(dirs.values, np.float64))
+        share = values / values.sum() if values.sum() > 0 else values
+        return {"name": Path(path).name, "count": len(dirs), "labels": list(dirs.labels), "method": dirs.method,
+                "share": [round(float(v), 4) for v in share], "layers": list(dirs.layers)}
+
+    def compute_directions(self, style: str, path: str, count: int | None = 16) -> dict[str, Any]:
+        """SeFa on the ws of a style group (or 'all'), saved to `path` so recipes and commands can name it."""
+        from ..directions import sefa
+
+        dirs = sefa(self.G, None if style == "all" else style, count=count)
+        dirs.save(path)
+        self.forget_plans()                         # a replaced directions file changes the paths that use it
+        return self.direction_info(path)
+
+    def project_image(self, image: bytes, filename: str, path: str, *, steps: int, space: str,
+                      on_step: Callable[[int, int, float], None], cancelled: threading.Event) -> dict[str, Any]:
+        """Fit an image (the bytes of a .png/.jpg/... file) with interpolate.project; write its W file as
+        `waifu-morph project` does (NAME.npz, w [1, num_ws, w_dim]); `cancelled` stops it, nothing written."""
+        from ..projection import project
+        from ..projection.command import write_w
+
+        def step(info) -> None:
+            if cancelled.is_set():
+                raise Cancelled()
+            on_step(int(info.step), int(info.steps), float(info.psnr.float().mean()))
+
+        with tempfile.TemporaryDirectory(prefix="waifu-studio-") as tmp:
+            target = Path(tmp) / Path(filename).name      # read as `waifu-morph project` reads its images
+            target.write_bytes(image)
+            fit = project(self.G, str(target), steps=int(steps), space=space, callback=step)
+        if cancelled.is_set():
+            raise Cancelled()
+        write_w(fit.ws[0], Path(path))
+        self.forget_plans()
+        return {"psnr": round(float(fit.psnr[0]), 2), "steps": fit.steps, "loss": fit.loss_name, "space": fit.space}
 
     def check_w_file(self, path: str) -> int:
         """Rows in a W file for this model (a one-line error when it does not fit)."""
