@@ -1,6 +1,6 @@
 """The studio's one door into the project: plan, draw one frame, seed images, the mixing figure, render.
 
-Everything the studio knows about paths/ and render/ is in this module, so a change of their API is
+Everything the studio knows about paths/, render/, directions/ and projection/ is in this module, so a change of their API is
 a change of this file only. It holds no planning or rendering of its own: it turns the page's flat
 values (the names of `render --help`, as in presets and sidecars) into typed specs at the edge
 (RenderOptions -> PathSpec, OutputSpec, DeviceSpec), keeps the keys in memory (seeds, and the W files
