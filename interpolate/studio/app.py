@@ -3,10 +3,10 @@
     app = build_app(engine, workdir, token, host, port)      # an ASGI app, wrapped in the Guard
 
     GET  /                      the page (static/index.html with the token filled in)
-    GET  /static/NAME           studio.js, render.js, studio.css
+    GET  /static/NAME           studio.js, render.js, latents.js, studio.css
     GET  /api/info              model, style groups, choices and defaults of every control
     GET  /api/presets           the presets of `waifu-morph presets`, resolved
-    GET  /api/files             W files, outputs and recipes in the work folder
+    GET  /api/files             W files, directions files, outputs and recipes in the work folder
     GET  /api/seed/N.png        one seed, as `waifu-morph image` draws it (?psi=&class_idx=)
     GET  /api/file?name=        a file of the work folder (videos play in the page)
     POST /api/plan              {values, output?} -> frames, fps, key frames, the equivalent command
@@ -17,6 +17,7 @@
     POST /api/render            {values, output, format, overwrite} -> NDJSON progress lines; closing the
                                 connection (a closed tab, the Stop button) cancels it, nothing partial left
     POST /api/recipe            {values, name, output?} -> writes NAME.toml for `render --preset`
+    (latents.py:)
     GET  /api/directions?name=  a directions .npz of the work folder: labels, eigenvalue shares, layers
     POST /api/directions        {style, name?, overwrite?} -> SeFa (interpolate.directions.sefa) on a style
                                 group, saved as sefa-STYLE.npz in the work folder (so recipes can name it)
@@ -31,12 +32,10 @@ direction at a time, as `render --direction`) with `strength` 'A:B'.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import html
 import json
 import sys
-import threading
 import time
 import traceback
 from importlib import resources
@@ -44,14 +43,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import numpy as np
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from ..errors import WaifuError
-from .engine import Cancelled, Engine, with_output_format
+from .engine import Engine, with_output_format
+from .jobs import MAX_QUEUED_RENDERS, Renders, stream_job
+from .latents import is_directions_file, latent_routes
 from .security import Guard, confine, listing
 from .slots import SUPERSEDED, Compute, LatestWins
 
@@ -60,12 +60,8 @@ OUTPUT_SUFFIXES = (".mp4", ".gif", ".webp")
 READABLE_SUFFIXES = W_SUFFIXES + OUTPUT_SUFFIXES + (".toml", ".json", ".png")
 MAX_UPLOAD = 16 * 1024 * 1024          # bytes of one uploaded W file
 MAX_JSON = 1024 * 1024                 # bytes of one JSON request
-MAX_QUEUED_RENDERS = 4                 # renders and projections waiting, all together
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
-DEFAULT_PROJECT_STEPS = 300
-MAX_PROJECT_STEPS = 5000
-DIRECTION_STYLES = ("all", "coarse", "middle", "fine")
-STATIC_FILES = {"studio.js": "text/javascript", "render.js": "text/javascript", "latents.js": "text/javascript", "studio.css": "text/css"}
+STATIC_FILES = {"studio.js": "text/javascript", "render.js": "text/javascript", "latents.js": "text/javascript",
+                "studio.css": "text/css"}
 SECURITY_HEADERS = [
     (b"content-security-policy", b"default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
                                  b"script-src 'self'; style-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
@@ -76,57 +72,8 @@ SECURITY_HEADERS = [
 ]
 
 
-def is_directions_file(path: Path) -> bool:
-    """Is this .npz a directions file (`waifu-morph directions`), not a W file?"""
-    if not str(path).lower().endswith(".npz"):
-        return False
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return hasattr(data, "files") and "directions" in data.files
-    except Exception:                              # unreadable: not a directions file (the W check says why)
-        return False
-
-
 def static_text(name: str) -> str:
     return (resources.files("interpolate.studio") / "static" / name).read_text(encoding="utf-8")
-
-
-class Renders:
-    """Render jobs, one at a time in arrival order, each in its own thread with a cancel flag."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.jobs: list[tuple[threading.Thread, threading.Event]] = []
-
-    def ahead(self) -> int:
-        return sum(1 for t, _ in self.jobs if t.is_alive())
-
-    def start(self, work, cancelled: threading.Event, emit) -> None:
-        def run() -> None:
-            with self.lock:
-                if cancelled.is_set():
-                    emit({"state": "cancelled"})
-                    return
-                emit({"state": "started"})
-                try:
-                    emit({"state": "done", **work()})
-                except Cancelled:
-                    emit({"state": "cancelled"})
-                except WaifuError as err:
-                    emit({"state": "error", "error": str(err)})
-                except BaseException as exc:      # a bug: say so, keep the server up
-                    traceback.print_exc(file=sys.stderr)
-                    emit({"state": "error", "error": f"bug: {type(exc).__name__}: {exc}"})
-
-        thread = threading.Thread(target=run, name="waifu-studio-render", daemon=True)
-        self.jobs = [(t, c) for t, c in self.jobs if t.is_alive()] + [(thread, cancelled)]
-        thread.start()
-
-    def stop_all(self, timeout: float = 30.0) -> None:
-        for _, cancelled in self.jobs:
-            cancelled.set()
-        for thread, _ in self.jobs:
-            thread.join(timeout)
 
 
 def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -> Guard:
@@ -202,23 +149,6 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
         dirs = [f for f in npz if is_directions_file(workdir / f["name"])]
         return JSONResponse({"w": [f for f in npz if f not in dirs], "directions": dirs,
                              "outputs": listing(workdir, OUTPUT_SUFFIXES), "recipes": listing(workdir, (".toml",))})
-
-    async def directions(request: Request) -> Response:
-        if request.method == "GET":
-            path = confine(workdir, request.query_params.get("name", ""), (".npz",))
-            if not path.is_file():
-                raise WaifuError(f"'{path.name}' is not in the work folder")
-            return JSONResponse(await compute.run(lambda: engine.direction_info(str(path)), Compute.FRAME))
-        body = await body_json(request)
-        style = str(body.get("style") or "all")
-        if style not in DIRECTION_STYLES:
-            raise WaifuError(f"unknown style group '{style}' for directions; use {', '.join(DIRECTION_STYLES)}")
-        path = confine(workdir, str(body.get("name") or f"sefa-{style}.npz"), (".npz",))
-        if path.exists() and not body.get("overwrite"):
-            if not is_directions_file(path):
-                raise WaifuError(f"'{path.name}' exists in the work folder and holds no directions; choose another name")
-            return JSONResponse(await compute.run(lambda: engine.direction_info(str(path)), Compute.FRAME))
-        return JSONResponse(await compute.run(lambda: engine.compute_directions(style, str(path)), Compute.FRAME))
 
     async def seed(request: Request) -> Response:
         try:
@@ -344,71 +274,7 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
             result = engine.render(values, str(path), overwrite=overwrite, on_frames=on_frames, cancelled=cancelled)
             return {**result, "output": path.name}
 
-        return queued_job(work)
-
-    def queued_job(work) -> StreamingResponse:
-        """Queue `work(emit, cancelled)` behind the renders (one job at a time) and stream its events
-        as NDJSON; a closed connection sets `cancelled`."""
-        loop = asyncio.get_running_loop()
-        events: asyncio.Queue = asyncio.Queue()
-        cancelled = threading.Event()
-
-        def emit(event: dict) -> None:
-            loop.call_soon_threadsafe(events.put_nowait, event)
-
-        ahead = renders.ahead()
-        renders.start(lambda: work(emit, cancelled), cancelled, emit)
-
-        async def lines():
-            try:
-                if ahead:
-                    yield json.dumps({"state": "queued", "ahead": ahead}) + "\n"
-                while True:
-                    event = await events.get()
-                    yield json.dumps(event) + "\n"
-                    if event["state"] in ("done", "cancelled", "error"):
-                        return
-            finally:
-                cancelled.set()          # a closed tab or a Stop: the job's thread stops and cleans up
-
-        return StreamingResponse(lines(), media_type="application/x-ndjson", headers={"cache-control": "no-store"})
-
-    async def project(request: Request) -> Response:
-        """An image dropped on the page -> NAME.npz in the work folder, fitted by interpolate.project."""
-        image_name = request.query_params.get("name", "")
-        confine(workdir, image_name, IMAGE_SUFFIXES)            # only to check the name: nothing is kept
-        stem = Path(image_name.replace("\\", "/")).stem
-        path = confine(workdir, str(request.query_params.get("output") or stem + ".npz"), (".npz",))
-        try:
-            steps = int(request.query_params.get("steps") or DEFAULT_PROJECT_STEPS)
-        except ValueError:
-            raise WaifuError("steps must be a whole number") from None
-        if not 1 <= steps <= MAX_PROJECT_STEPS:
-            raise WaifuError(f"steps must be 1-{MAX_PROJECT_STEPS}, got {steps}")
-        space = request.query_params.get("space") or "w"
-        if space not in ("w", "wplus"):
-            raise WaifuError(f"unknown space '{space}'; use w or wplus")
-        if path.exists() and request.query_params.get("overwrite") != "1":
-            raise WaifuError(f"'{path.name}' exists in the work folder; choose another name")
-        data = await limited_body(request)
-        if data is None:
-            return too_large()
-        if renders.ahead() >= MAX_QUEUED_RENDERS:
-            raise WaifuError("too many jobs are waiting; try again when one has finished")
-
-        def work(emit, cancelled) -> dict:
-            started = time.perf_counter()
-
-            def on_step(step: int, total: int, psnr: float) -> None:
-                wall = max(time.perf_counter() - started, 1e-9)
-                emit({"state": "progress", "done": step, "total": total, "psnr": round(psnr, 2),
-                      "steps_per_s": round(step / wall, 2)})
-
-            result = engine.project_image(data, Path(image_name.replace("\\", "/")).name, str(path), steps=steps,
-                                          space=space, on_step=on_step, cancelled=cancelled)
-            return {**result, "output": path.name}
-
-        return queued_job(work)
+        return stream_job(renders, work)
 
     async def recipe(request: Request) -> Response:
         from ..files import atomic_write
@@ -435,7 +301,7 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
         Route("/api/plan", plan, methods=["POST"]), Route("/api/frame", frame, methods=["POST"]),
         Route("/api/mix", mix, methods=["POST"]), Route("/api/upload", upload, methods=["POST"]),
         Route("/api/render", render, methods=["POST"]), Route("/api/recipe", recipe, methods=["POST"]),
-        Route("/api/directions", directions, methods=["GET", "POST"]), Route("/api/project", project, methods=["POST"]),
+        *latent_routes(engine, workdir, compute, renders, body_json, limited_body, too_large),
     ]
 
     async def on_error(request: Request, exc: Exception) -> Response:
