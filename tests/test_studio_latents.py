@@ -213,3 +213,13 @@ def test_projections_queue_with_renders_and_a_closed_tab_cancels_them(studio, cl
     assert b'"output": "short.npz"' in done
     assert sorted(p.name for p in studio.workdir.iterdir()) == ["short.npz"]   # nothing of the cancelled one
     assert not hidden_files(studio.workdir)
+
+
+def test_a_directions_file_rewritten_on_disk_is_read_again(studio, clean_workdir):
+    from interpolate.directions import sefa
+
+    sefa_file(studio)
+    before = request(studio, "POST", "/api/frame", {"values": WALK, "frame": 6})[2]
+    sefa(studio.engine.G, "fine").save(studio.workdir / "sefa-coarse.npz")     # e.g. `waifu-morph directions -y`
+    after = request(studio, "POST", "/api/frame", {"values": WALK, "frame": 6})[2]
+    assert not np.array_equal(decode_png(before), decode_png(after))

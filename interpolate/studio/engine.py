@@ -18,6 +18,7 @@ any of PATH_NAMES and OUTPUT_NAMES.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import tempfile
@@ -153,6 +154,15 @@ class Engine:
         from ..paths import plan_path
 
         key = json.dumps(values, sort_keys=True, default=str)
+        direction = values.get("direction")
+        if direction:                               # a directions file rewritten on disk is read again
+            import os
+
+            from ..directions import parse_direction
+
+            with contextlib.suppress(OSError):
+                st = os.stat(parse_direction(str(direction))[0])
+                key += f"|{st.st_mtime_ns}:{st.st_size}"
         with self._lock:
             if key in self._plans:
                 self._plans.move_to_end(key)
@@ -248,7 +258,7 @@ class Engine:
         return self.direction_info(path)
 
     def project_image(self, image: bytes, filename: str, path: str, *, steps: int, space: str,
-                      on_step: Callable[[int, int, float], None], cancelled: threading.Event) -> dict[str, Any]:
+                      class_idx: int | None = None, on_step: Callable[[int, int, float], None], cancelled: threading.Event) -> dict[str, Any]:
         """Fit an image (the bytes of a .png/.jpg/... file) with interpolate.project; write its W file as
         `waifu-morph project` does (NAME.npz, w [1, num_ws, w_dim]); `cancelled` stops it, nothing written."""
         from ..projection import project
@@ -262,7 +272,8 @@ class Engine:
         with tempfile.TemporaryDirectory(prefix="waifu-studio-") as tmp:
             target = Path(tmp) / Path(filename).name      # read as `waifu-morph project` reads its images
             target.write_bytes(image)
-            fit = project(self.G, str(target), steps=int(steps), space=space, callback=step)
+            fit = project(self.G, str(target), steps=int(steps), space=space, class_idx=class_idx,
+                          callback=step)
         if cancelled.is_set():
             raise Cancelled()
         write_w(fit.ws[0], Path(path))

@@ -2,7 +2,7 @@
 
     GET  /api/directions?name=  a directions .npz of the work folder: labels, eigenvalue shares, layers
     POST /api/directions        {style, name?, overwrite?} -> SeFa on a style group, saved as sefa-STYLE.npz
-    POST /api/project?name=IMG&steps=&space=&output=&overwrite=   the image's bytes -> NDJSON progress
+    POST /api/project?name=IMG&steps=&space=&class_idx=&output=&overwrite=   the image's bytes -> NDJSON progress
 
 Names go through the same confinement as every other endpoint (security.confine), and the Guard in
 front of the app checks token, Host and origin; the work itself is the Engine's (engine.py).
@@ -75,6 +75,11 @@ def latent_routes(engine, workdir: Path, compute: Compute, renders, body_json, l
         space = request.query_params.get("space") or "w"
         if space not in ("w", "wplus"):
             raise WaifuError(f"unknown space '{space}'; use w or wplus")
+        cls = request.query_params.get("class_idx")
+        try:
+            cls = None if cls in (None, "") else int(cls)
+        except ValueError:
+            raise WaifuError("class_idx must be a whole number") from None
         if path.exists() and request.query_params.get("overwrite") != "1":
             raise WaifuError(f"'{path.name}' exists in the work folder; choose another name")
         data = await limited_body(request)
@@ -92,7 +97,8 @@ def latent_routes(engine, workdir: Path, compute: Compute, renders, body_json, l
                       "steps_per_s": round(step / wall, 2)})
 
             result = engine.project_image(data, Path(image_name.replace("\\", "/")).name, str(path), steps=steps,
-                                          space=space, on_step=on_step, cancelled=cancelled)
+                                          space=space, class_idx=cls, on_step=on_step,
+                                          cancelled=cancelled)
             return {**result, "output": path.name}
 
         return stream_job(renders, work)

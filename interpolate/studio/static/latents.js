@@ -60,7 +60,8 @@ async function projectImage(file) {
   $("project-progress").value = 0;
   $("project-text").textContent = `${file.name}: starting…`;
   const query = `name=${encodeURIComponent(file.name)}&steps=${encodeURIComponent($("project-steps").value)}` +
-                `&space=${encodeURIComponent($("project-space").value)}`;
+                `&space=${encodeURIComponent($("project-space").value)}` +
+                (studio.classIdx !== undefined ? `&class_idx=${studio.classIdx}` : "");
   try {
     const res = await api(`/api/project?${query}`, undefined, { method: "POST", signal: ctrl.signal, body: file,
                           headers: { "X-Studio-Token": TOKEN, "Content-Type": "application/octet-stream" } });
