@@ -56,6 +56,19 @@ def test_cached_weights_follow_a_new_state_dict():
     assert (after - before).abs().max() > 1e-3
 
 
+@pytest.mark.parametrize("make", [lambda: perturbed2(small(img_resolution=16)), lambda: perturbed3(T_KW, seed=0)])
+def test_autograd_through_a_frozen_generator_after_inference(make):
+    """A frame drawn under inference_mode, then a projection (gradients to ws through frozen weights) in
+    the same process, as the studio does: no cached inference tensor may reach autograd."""
+    G = make().requires_grad_(False)
+    ws = G.mapping(torch.randn(1, G.z_dim), None)
+    with torch.inference_mode():
+        G.synthesis(ws)
+    w = ws.clone().requires_grad_(True)
+    G.synthesis(w).square().mean().backward()
+    assert w.grad is not None and torch.isfinite(w.grad).all() and w.grad.abs().sum() > 0
+
+
 @pytest.mark.parametrize("up,down,padding", [(1, 1, 0), (2, 1, [2, 1, 2, 1]), (1, 2, [1, 1, 1, 1]), (2, 2, [-1, 2, 0, 3])])
 @pytest.mark.parametrize("taps", [[1, 3, 3, 1], [1, 2, 1], [[1, 2, 0], [0, 1, 3], [2, 0, 1]]])
 def test_upfirdn2d_fast_branch_equals_the_plain_one(up, down, padding, taps):

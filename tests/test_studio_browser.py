@@ -153,3 +153,49 @@ def test_a_preset_fills_in_the_controls(page):
     assert "max_size 10MB" in pg.text_content("#preset-extra")
     pg.select_option("#preset", "color-cycle")
     assert pg.input_value("select[name=style]") == "fine" and pg.is_checked("#loop")
+
+
+def test_the_direction_slider_moves_the_frame_as_render_direction_does(page, studio, tiny_checkpoint, tmp_path):
+    pg = page
+    build_morph(pg)
+    pg.select_option("#dir-style", "coarse")
+    pg.click("#dir-sefa")
+    pg.wait_for_function("window.studio.directions && window.studio.directions.name === 'sefa-coarse.npz'")
+    pg.select_option("#dir-index", "1")
+    pg.dispatch_event("#dir-index", "change")
+    for slider, value in (("#dir-from", "-2"), ("#dir-to", "2")):
+        pg.fill(slider, value)
+        pg.dispatch_event(slider, "input")
+    pg.wait_for_function("window.studio.planValues && window.studio.planValues.direction === 'sefa-coarse.npz:1' && "
+                         "window.studio.planValues.strength === '-2:2'")
+    mid = 6
+    pg.fill("#timeline", str(mid))
+    pg.dispatch_event("#timeline", "input")
+    pg.wait_for_function(f"window.studio.shown && window.studio.shown.index === {mid} && "
+                         f"window.studio.shown.values.strength === '-2:2'")
+    dirs = studio.workdir / "sefa-coarse.npz"
+    want = cli_planned_frame(studio.engine.G, tiny_checkpoint,
+                             ["--seeds", ",".join(map(str, SEEDS)), "--style", "fine", "--seconds", "0.5", "--fps", "10",
+                              "--direction", f"{dirs}:1", "--strength", "-2:2"], mid, tmp_path)
+    assert np.array_equal(shown_pixels(pg), want)
+    assert "--direction" in pg.input_value("#command") and "--strength -2:2" in pg.input_value("#command")
+    pg.fill("#recipe-name", "walk-recipe")
+    pg.click("#save-recipe")
+    pg.wait_for_function("window.studio.lastRecipe")
+    assert "sefa-coarse.npz:1" in (studio.workdir / "walk-recipe.toml").read_text()
+    assert pg.evaluate("window.studio.errors") == []
+
+
+def test_a_dropped_image_is_projected_and_becomes_a_key(page, studio, tmp_path):
+    pg = page
+    image = tmp_path / "dropped.png"
+    image.write_bytes(studio.engine.seed_png(5, 1.0, None))
+    pg.fill("#project-steps", "5")
+    pg.set_input_files("#upload", str(image))
+    pg.wait_for_function("window.studio.lastProjection")
+    last = pg.evaluate("window.studio.lastProjection")
+    assert last["state"] == "done" and last["output"] == "dropped.npz", last
+    assert (studio.workdir / "dropped.npz").is_file()
+    assert pg.text_content("#project-text").startswith("dropped.npz: PSNR ")
+    assert pg.evaluate("window.studio.keys.map(k => k.token)")[-1] == "w:dropped.npz"
+    assert pg.evaluate("window.studio.errors") == []

@@ -68,10 +68,11 @@ def normalized_weight(module: torch.nn.Module, weight: torch.Tensor, unit_rms: b
 def scaled_dense(module: torch.nn.Module, weight: torch.Tensor, weight_gain: float, bias: torch.Tensor | None,
                  bias_gain: float, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(weight * weight_gain, bias * bias_gain) in `dtype` for an equalized dense layer, cached on `module`
-    until either tensor changes (outside inference, or under autograd, computed afresh)."""
+    until either tensor changes (under autograd computed afresh: a cached copy made under inference_mode is
+    an inference tensor, which autograd cannot save, e.g. the studio projecting after drawing frames)."""
     def compute():
         return weight.to(dtype) * weight_gain, None if bias is None else bias.to(dtype) * bias_gain
-    if torch.is_grad_enabled() and weight.requires_grad:
+    if torch.is_grad_enabled():
         return compute()
     key = (weight.data_ptr(), weight._version, None if bias is None else (bias.data_ptr(), bias._version),
            weight.device, dtype)

@@ -3,10 +3,10 @@
     app = build_app(engine, workdir, token, host, port)      # an ASGI app, wrapped in the Guard
 
     GET  /                      the page (static/index.html with the token filled in)
-    GET  /static/NAME           studio.js, render.js, studio.css
+    GET  /static/NAME           studio.js, render.js, latents.js, studio.css
     GET  /api/info              model, style groups, choices and defaults of every control
     GET  /api/presets           the presets of `waifu-morph presets`, resolved
-    GET  /api/files             W files, outputs and recipes in the work folder
+    GET  /api/files             W files, directions files, outputs and recipes in the work folder
     GET  /api/seed/N.png        one seed, as `waifu-morph image` draws it (?psi=&class_idx=)
     GET  /api/file?name=        a file of the work folder (videos play in the page)
     POST /api/plan              {values, output?} -> frames, fps, key frames, the equivalent command
@@ -17,19 +17,25 @@
     POST /api/render            {values, output, format, overwrite} -> NDJSON progress lines; closing the
                                 connection (a closed tab, the Stop button) cancels it, nothing partial left
     POST /api/recipe            {values, name, output?} -> writes NAME.toml for `render --preset`
+    (latents.py:)
+    GET  /api/directions?name=  a directions .npz of the work folder: labels, eigenvalue shares, layers
+    POST /api/directions        {style, name?, overwrite?} -> SeFa (interpolate.directions.sefa) on a style
+                                group, saved as sefa-STYLE.npz in the work folder (so recipes can name it)
+    POST /api/project?name=IMG&steps=&space=&output=&overwrite=   the image's bytes -> NDJSON progress (steps,
+                                PSNR) while interpolate.project fits it; writes NAME.npz (a W key); queued
+                                with the renders (one job at a time), cancelled by a closed connection
 
 `values` are the flat names of `render --help` plus `keys`: seed numbers, or 'w:NAME' for a W file
-in the work folder.
+in the work folder, and `direction` as 'NAME.npz:I' (a directions file of the work folder; one
+direction at a time, as `render --direction`) with `strength` 'A:B'.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import html
 import json
 import sys
-import threading
 import time
 import traceback
 from importlib import resources
@@ -39,11 +45,13 @@ from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from ..errors import WaifuError
-from .engine import Cancelled, Engine, with_output_format
+from .engine import Engine, with_output_format
+from .jobs import MAX_QUEUED_RENDERS, Renders, stream_job
+from .latents import is_directions_file, latent_routes
 from .security import Guard, confine, listing
 from .slots import SUPERSEDED, Compute, LatestWins
 
@@ -52,8 +60,8 @@ OUTPUT_SUFFIXES = (".mp4", ".gif", ".webp")
 READABLE_SUFFIXES = W_SUFFIXES + OUTPUT_SUFFIXES + (".toml", ".json", ".png")
 MAX_UPLOAD = 16 * 1024 * 1024          # bytes of one uploaded W file
 MAX_JSON = 1024 * 1024                 # bytes of one JSON request
-MAX_QUEUED_RENDERS = 4
-STATIC_FILES = {"studio.js": "text/javascript", "render.js": "text/javascript", "studio.css": "text/css"}
+STATIC_FILES = {"studio.js": "text/javascript", "render.js": "text/javascript", "latents.js": "text/javascript",
+                "studio.css": "text/css"}
 SECURITY_HEADERS = [
     (b"content-security-policy", b"default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
                                  b"script-src 'self'; style-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
@@ -66,44 +74,6 @@ SECURITY_HEADERS = [
 
 def static_text(name: str) -> str:
     return (resources.files("interpolate.studio") / "static" / name).read_text(encoding="utf-8")
-
-
-class Renders:
-    """Render jobs, one at a time in arrival order, each in its own thread with a cancel flag."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.jobs: list[tuple[threading.Thread, threading.Event]] = []
-
-    def ahead(self) -> int:
-        return sum(1 for t, _ in self.jobs if t.is_alive())
-
-    def start(self, work, cancelled: threading.Event, emit) -> None:
-        def run() -> None:
-            with self.lock:
-                if cancelled.is_set():
-                    emit({"state": "cancelled"})
-                    return
-                emit({"state": "started"})
-                try:
-                    emit({"state": "done", **work()})
-                except Cancelled:
-                    emit({"state": "cancelled"})
-                except WaifuError as err:
-                    emit({"state": "error", "error": str(err)})
-                except BaseException as exc:      # a bug: say so, keep the server up
-                    traceback.print_exc(file=sys.stderr)
-                    emit({"state": "error", "error": f"bug: {type(exc).__name__}: {exc}"})
-
-        thread = threading.Thread(target=run, name="waifu-studio-render", daemon=True)
-        self.jobs = [(t, c) for t, c in self.jobs if t.is_alive()] + [(thread, cancelled)]
-        thread.start()
-
-    def stop_all(self, timeout: float = 30.0) -> None:
-        for _, cancelled in self.jobs:
-            cancelled.set()
-        for thread, _ in self.jobs:
-            thread.join(timeout)
 
 
 def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -> Guard:
@@ -133,6 +103,11 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
             else:
                 raise WaifuError(f"key '{text}' is neither a seed number nor a W file of the work folder")
         values["keys"] = keys
+        if values.get("direction"):               # 'NAME.npz:I', a directions file of the work folder
+            from ..directions import parse_direction
+
+            name, index = parse_direction(str(values["direction"]))
+            values["direction"] = f"{confine(workdir, name, ('.npz',))}:{index}"
         return values
 
     async def body_json(request: Request) -> dict[str, Any]:
@@ -170,8 +145,10 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
         return JSONResponse(await compute.run(engine.presets))
 
     async def files(request: Request) -> Response:
-        return JSONResponse({"w": listing(workdir, W_SUFFIXES), "outputs": listing(workdir, OUTPUT_SUFFIXES),
-                             "recipes": listing(workdir, (".toml",))})
+        npz = listing(workdir, W_SUFFIXES)
+        dirs = [f for f in npz if is_directions_file(workdir / f["name"])]
+        return JSONResponse({"w": [f for f in npz if f not in dirs], "directions": dirs,
+                             "outputs": listing(workdir, OUTPUT_SUFFIXES), "recipes": listing(workdir, (".toml",))})
 
     async def seed(request: Request) -> Response:
         try:
@@ -237,19 +214,28 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
         return Response(png, media_type="image/png", headers={"cache-control": "no-store"})
 
     # --- writing ------------------------------------------------------------------------------------
-    async def upload(request: Request) -> Response:
-        from ..files import atomic_path
-
-        path = confine(workdir, request.query_params.get("name", ""), W_SUFFIXES)
+    async def limited_body(request: Request) -> bytes | None:
+        """The request's bytes, or None past MAX_UPLOAD (read no further than that)."""
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > MAX_UPLOAD:
-            return JSONResponse({"error": f"uploads are limited to {MAX_UPLOAD // (1024 * 1024)} MB"}, status_code=413)
+            return None
         data = bytearray()
         async for chunk in request.stream():
             data += chunk
             if len(data) > MAX_UPLOAD:
-                return JSONResponse({"error": f"uploads are limited to {MAX_UPLOAD // (1024 * 1024)} MB"},
-                                    status_code=413)
+                return None
+        return bytes(data)
+
+    def too_large() -> Response:
+        return JSONResponse({"error": f"uploads are limited to {MAX_UPLOAD // (1024 * 1024)} MB"}, status_code=413)
+
+    async def upload(request: Request) -> Response:
+        from ..files import atomic_path
+
+        path = confine(workdir, request.query_params.get("name", ""), W_SUFFIXES)
+        data = await limited_body(request)
+        if data is None:
+            return too_large()
         if path.exists() and request.query_params.get("overwrite") != "1":
             raise WaifuError(f"'{path.name}' exists in the work folder; choose another name")
 
@@ -274,42 +260,21 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
         await compute.run(lambda: engine.describe(values))       # bad options fail here, before queueing
         if renders.ahead() >= MAX_QUEUED_RENDERS:
             raise WaifuError("too many renders are waiting; try again when one has finished")
-        loop = asyncio.get_running_loop()
-        events: asyncio.Queue = asyncio.Queue()
-        cancelled = threading.Event()
         started = [0.0]
 
-        def emit(event: dict) -> None:
-            loop.call_soon_threadsafe(events.put_nowait, event)
+        def work(emit, cancelled) -> dict:
+            def on_frames(done: int, total: int | None) -> None:
+                if total is not None:
+                    started[0] = time.perf_counter()
+                    emit({"state": "progress", "done": 0, "total": total, "fps": 0.0})
+                else:
+                    wall = max(time.perf_counter() - started[0], 1e-9)
+                    emit({"state": "progress", "done": done, "fps": round(done / wall, 2)})
 
-        def on_frames(done: int, total: int | None) -> None:
-            if total is not None:
-                started[0] = time.perf_counter()
-                emit({"state": "progress", "done": 0, "total": total, "fps": 0.0})
-            else:
-                wall = max(time.perf_counter() - started[0], 1e-9)
-                emit({"state": "progress", "done": done, "fps": round(done / wall, 2)})
-
-        def work() -> dict:
             result = engine.render(values, str(path), overwrite=overwrite, on_frames=on_frames, cancelled=cancelled)
             return {**result, "output": path.name}
 
-        ahead = renders.ahead()
-        renders.start(work, cancelled, emit)
-
-        async def lines():
-            try:
-                if ahead:
-                    yield json.dumps({"state": "queued", "ahead": ahead}) + "\n"
-                while True:
-                    event = await events.get()
-                    yield json.dumps(event) + "\n"
-                    if event["state"] in ("done", "cancelled", "error"):
-                        return
-            finally:
-                cancelled.set()          # a closed tab or a Stop: the render thread stops and cleans up
-
-        return StreamingResponse(lines(), media_type="application/x-ndjson", headers={"cache-control": "no-store"})
+        return stream_job(renders, work)
 
     async def recipe(request: Request) -> Response:
         from ..files import atomic_write
@@ -336,6 +301,7 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
         Route("/api/plan", plan, methods=["POST"]), Route("/api/frame", frame, methods=["POST"]),
         Route("/api/mix", mix, methods=["POST"]), Route("/api/upload", upload, methods=["POST"]),
         Route("/api/render", render, methods=["POST"]), Route("/api/recipe", recipe, methods=["POST"]),
+        *latent_routes(engine, workdir, compute, renders, body_json, limited_body, too_large),
     ]
 
     async def on_error(request: Request, exc: Exception) -> Response:

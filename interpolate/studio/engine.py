@@ -1,6 +1,6 @@
 """The studio's one door into the project: plan, draw one frame, seed images, the mixing figure, render.
 
-Everything the studio knows about paths/ and render/ is in this module, so a change of their API is
+Everything the studio knows about paths/, render/, directions/ and projection/ is in this module, so a change of their API is
 a change of this file only. It holds no planning or rendering of its own: it turns the page's flat
 values (the names of `render --help`, as in presets and sidecars) into typed specs at the edge
 (RenderOptions -> PathSpec, OutputSpec, DeviceSpec), keeps the keys in memory (seeds, and the W files
@@ -18,6 +18,7 @@ any of PATH_NAMES and OUTPUT_NAMES.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import tempfile
@@ -33,7 +34,8 @@ from ..options import RenderOptions
 
 # the flat names the page may send (those of `render --help`, presets and sidecars)
 PATH_NAMES = ("interp", "space", "easing", "seconds", "frames", "hold", "loop", "pace", "style", "layers",
-              "stagger", "psi", "psi_end", "cutoff", "noise", "noise_seed", "noise_drift", "class_idx", "fps")
+              "stagger", "psi", "psi_end", "cutoff", "noise", "noise_seed", "noise_drift", "class_idx", "fps",
+              "direction", "strength")
 OUTPUT_NAMES = ("size", "fit", "crf", "codec", "x264_preset", "gif_quality", "max_size", "label")
 FORMATS = ("mp4", "gif", "webp")
 PLAN_CACHE = 8
@@ -111,7 +113,8 @@ class Engine:
                         "noise": list(NOISE_MODES), "space": ["auto", "z", "w"], "format": list(FORMATS)},
             "defaults": {n: getattr(defaults, n) for n in PATH_NAMES + OUTPUT_NAMES},
             "output_names": list(OUTPUT_NAMES),
-            "directions": False,        # semantic direction sliders: once the directions feature exists
+            "directions": True,         # the page walks one direction at a time (PathSpec direction/strength)
+            "direction_styles": ["all", "coarse", "middle", "fine"],
         }
 
     def presets(self) -> list[dict[str, Any]]:
@@ -151,6 +154,15 @@ class Engine:
         from ..paths import plan_path
 
         key = json.dumps(values, sort_keys=True, default=str)
+        direction = values.get("direction")
+        if direction:                               # a directions file rewritten on disk is read again
+            import os
+
+            from ..directions import parse_direction
+
+            with contextlib.suppress(OSError):
+                st = os.stat(parse_direction(str(direction))[0])
+                key += f"|{st.st_mtime_ns}:{st.st_size}"
         with self._lock:
             if key in self._plans:
                 self._plans.move_to_end(key)
@@ -224,6 +236,50 @@ class Engine:
                              output=str(out), device=str(self.device), quiet=True,
                              cell=min(int(self.G.img_height), 256))    # the page scales it; no upscaled copy
             return out.read_bytes()
+
+    # --- directions (interpolate.directions) and the projector (interpolate.projection) ----------------
+    def direction_info(self, path: str) -> dict[str, Any]:
+        """What the page shows of a dirs.npz: labels, each direction's share of the eigenvalues, layers."""
+        from ..directions import load_directions
+
+        dirs = load_directions(path)
+        dirs.check_model(self.G, f"the directions in '{Path(path).name}'")
+        values = np.abs(np.asarray(dirs.values, np.float64))
+        share = values / values.sum() if values.sum() > 0 else values
+        return {"name": Path(path).name, "count": len(dirs), "labels": list(dirs.labels), "method": dirs.method,
+                "share": [round(float(v), 4) for v in share], "layers": list(dirs.layers)}
+
+    def compute_directions(self, style: str, path: str, count: int | None = 16) -> dict[str, Any]:
+        """SeFa on the ws of a style group (or 'all'), saved to `path` so recipes and commands can name it."""
+        from ..directions import sefa
+
+        dirs = sefa(self.G, None if style == "all" else style, count=count)
+        dirs.save(path)
+        self.forget_plans()                         # a replaced directions file changes the paths that use it
+        return self.direction_info(path)
+
+    def project_image(self, image: bytes, filename: str, path: str, *, steps: int, space: str,
+                      class_idx: int | None = None, on_step: Callable[[int, int, float], None], cancelled: threading.Event) -> dict[str, Any]:
+        """Fit an image (the bytes of a .png/.jpg/... file) with interpolate.project; write its W file as
+        `waifu-morph project` does (NAME.npz, w [1, num_ws, w_dim]); `cancelled` stops it, nothing written."""
+        from ..projection import project
+        from ..projection.command import write_w
+
+        def step(info) -> None:
+            if cancelled.is_set():
+                raise Cancelled()
+            on_step(int(info.step), int(info.steps), float(info.psnr.float().mean()))
+
+        with tempfile.TemporaryDirectory(prefix="waifu-studio-") as tmp:
+            target = Path(tmp) / Path(filename).name      # read as `waifu-morph project` reads its images
+            target.write_bytes(image)
+            fit = project(self.G, str(target), steps=int(steps), space=space, class_idx=class_idx,
+                          callback=step)
+        if cancelled.is_set():
+            raise Cancelled()
+        write_w(fit.ws[0], Path(path))
+        self.forget_plans()
+        return {"psnr": round(float(fit.psnr[0]), 2), "steps": fit.steps, "loss": fit.loss_name, "space": fit.space}
 
     def check_w_file(self, path: str) -> int:
         """Rows in a W file for this model (a one-line error when it does not fit)."""

@@ -48,6 +48,7 @@ function values() {
     } else if (el.value !== "") v[el.name] = el.value;
   }
   if (studio.classIdx !== undefined) v.class_idx = studio.classIdx;
+  if (window.directionValues) Object.assign(v, window.directionValues());   // latents.js: the direction
   return v;
 }
 function num(text, fallback) { const n = Number(text); return text === "" || !isFinite(n) ? fallback : n; }
@@ -92,7 +93,6 @@ async function setup() {
     studio.classIdx = 0;
     $("grid-class").onchange = () => { studio.classIdx = Number($("grid-class").value); drawSeeds(); replan(); };
   }
-  $("directions-note").hidden = !!info.directions;
   const presets = await (await api("/api/presets")).json();
   studio.presets = presets;
   for (const p of presets) $("preset").add(new Option(`${p.name}: ${p.description}`, p.name));
@@ -128,6 +128,7 @@ function drawSeeds() {
 // --- W files of the work folder and uploads -------------------------------------------------------
 async function listFiles() {
   const files = await (await api("/api/files")).json();
+  if (window.onFiles) window.onFiles(files);                                  // latents.js: directions files
   const box = $("w-files");
   box.innerHTML = "";
   box.classList.toggle("dim", files.w.length === 0);
@@ -142,6 +143,7 @@ async function listFiles() {
 }
 
 async function upload(file) {
+  if (!/\.(npy|npz)$/i.test(file.name) && window.projectImage) return window.projectImage(file);   // latents.js
   if (file.size > studio.info.max_upload) { say(`${file.name} is larger than the upload limit`, true); return; }
   try {
     const res = await fetch(withToken(`/api/upload?name=${encodeURIComponent(file.name)}`), {
@@ -197,7 +199,7 @@ function replan() {
 
 async function doPlan() {
   const v = values();
-  const enough = v.keys.length >= 2 || (v.keys.length === 1 && v.loop);
+  const enough = v.keys.length >= 2 || (v.keys.length === 1 && (v.loop || v.direction));
   if (!enough) {
     studio.plan = null;
     $("timeline").max = 0; $("frame-text").textContent = "0 / 0"; $("command").value = "";
