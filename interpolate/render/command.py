@@ -16,7 +16,7 @@ def options_from_flags(values: dict[str, Any], given: set[str], from_file: str |
     """RenderOptions from the command's flags, in layers: defaults (or the sidecar of --from), then the
     preset of --preset, then the flags typed on the command line. `values` uses RenderOptions names
     plus 'seeds'; `given` names the flags the user typed."""
-    values = dict(values)
+    values = {k: v for k, v in values.items() if k not in ("shard", "ray")}   # how to split, not what to render
     seeds, keys = values.pop("seeds", None), list(values.pop("keys", None) or [])
     if seeds:
         keys = [seeds, *keys]
