@@ -1,10 +1,10 @@
-"""`render --compile`: the synthesis network through torch.compile, at one fixed batch size.
+"""The synthesis network through torch.compile at one fixed batch size (for a `render --compile`).
 
     synth = compile_synthesis(G, batch=4)      # a callable like G.synthesis(ws, noise_mode=, noise=)
     img = synth(ws, noise_mode="const")        # fewer than 4 frames: padded to 4, the extra dropped
 
-Every call has the same shapes (the last, shorter batch of a clip is padded), so the graph is compiled
-once (dynamic=False) and never again. The first call pays the compile (tens of seconds on a CPU). A
+Every call has the same shapes (the last, shorter batch of a clip is padded), so nothing recompiles for
+the clip's last batch (dynamic=False; dynamo still compiles several graphs around its graph breaks). The first call pays the compile (tens of seconds on a CPU). A
 build without a working compiler (no C++ toolchain for inductor on CPU, no Triton on CUDA) is a
 one-line WaifuError at that first call. bench/bench_compile.py measures whether it pays off: on this
 project's 2-core CPU it does not (chibi-64, batch 4: 0.73x eager after a 131 s compile), so `render` has
