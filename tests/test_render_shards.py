@@ -13,7 +13,7 @@ import pytest
 from interpolate.cli import main
 from interpolate.render.ffmpeg import ffmpeg_exe
 
-CLIP = ["--seeds", "1,2,3", "--frames", "7", "--loop", "-q"]      # 21 frames: parts of 7
+CLIP = ["--seeds", "1,2,3", "--frames", "7", "--loop", "--label", "-q"]     # 21 frames: parts of 7; captions by frame
 SIZE: list[str] = []      # issue 12 upscales models under 256 px by default: then ["--size", "native"]
 
 
