@@ -20,21 +20,7 @@ from typer.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).parent))
 
 from interpolate.cli import app, main  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
-    from fakes import tiny_stylegan2_file
-
-    return tiny_stylegan2_file(tmp_path_factory.mktemp("ckpt"), channel_base=256, channel_max=8)
-
-
-def cli(*args) -> int:
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        return 0 if exc.code is None else exc.code
-    return 0
+from test_render_cli import cli, tiny_checkpoint  # noqa: E402,F401
 
 
 # --- stopping signals -------------------------------------------------------------------------------

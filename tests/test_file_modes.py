@@ -13,12 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
-    from fakes import tiny_stylegan2_file
-
-    return tiny_stylegan2_file(tmp_path_factory.mktemp("ckpt"), channel_base=256, channel_max=8)
+from test_render_cli import cli, tiny_checkpoint  # noqa: E402,F401
 
 
 @pytest.fixture
@@ -26,16 +21,6 @@ def umask_027():
     before = os.umask(0o027)
     yield
     os.umask(before)
-
-
-def cli(*args) -> int:
-    from interpolate.cli import main
-
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        return 0 if exc.code is None else exc.code
-    return 0
 
 
 def modes(folder: Path) -> dict[str, int]:

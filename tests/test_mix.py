@@ -38,7 +38,7 @@ def read_png(path) -> np.ndarray:
 def test_mix_png_cells_are_rows_with_the_columns_styles(tmp_path, tiny_checkpoint, G, capfd):
     rows, cols, psi = [1, 2], [7, 8, 9], 0.7
     out = tmp_path / "mix.png"
-    assert cli("mix", tiny_checkpoint, "--rows", "1,2", "--cols", "7,8,9", "--style", "middle", "--psi", psi,
+    assert cli("mix", tiny_checkpoint, "--rows", "1,2", "--cols", "7,8,9", "--style", "middle", "--psi", psi, "--cell", "64",
                "--device", "cpu", "-o", out) == 0
     assert "wrote" in capfd.readouterr().err
     fig = read_png(out)
@@ -64,9 +64,9 @@ def test_mix_png_cells_are_rows_with_the_columns_styles(tmp_path, tiny_checkpoin
             assert np.abs(tile(r + 1, c + 1) - want[5 + 3 * r + c]).max() <= 1     # batching: the last bit at most
             assert np.abs(tile(r + 1, c + 1) - want[3 + r]).mean() > 1            # the mix changed the row
     # another style group gives another figure; a finished figure is not replaced without -y
-    assert cli("mix", tiny_checkpoint, "--rows", "1,2", "--cols", "7,8,9", "--style", "coarse", "--psi", psi,
+    assert cli("mix", tiny_checkpoint, "--rows", "1,2", "--cols", "7,8,9", "--style", "coarse", "--psi", psi, "--cell", "64",
                "-q", "-o", out) == 2
-    assert cli("mix", tiny_checkpoint, "--rows", "1,2", "--cols", "7,8,9", "--layers", "0-1", "--psi", psi,
+    assert cli("mix", tiny_checkpoint, "--rows", "1,2", "--cols", "7,8,9", "--layers", "0-1", "--psi", psi, "--cell", "64",
                "-q", "-y", "-o", out) == 0
     capfd.readouterr()
     w = w_rows[0].clone()
@@ -77,7 +77,7 @@ def test_mix_png_cells_are_rows_with_the_columns_styles(tmp_path, tiny_checkpoin
 
 def test_mix_video_morphs_each_cell_from_its_row_to_the_mix_and_back(tmp_path, tiny_checkpoint, G):
     out = tmp_path / "mix.mp4"
-    assert cli("mix", tiny_checkpoint, "--rows", "1", "--cols", "7,8", "--style", "coarse", "--video",
+    assert cli("mix", tiny_checkpoint, "--rows", "1", "--cols", "7,8", "--style", "coarse", "--video", "--cell", "64",
                "--seconds", "0.2", "--fps", "10", "-q", "-o", out) == 0
     frames = read_video(out).astype(int)
     assert frames.shape == (4, 128, 192, 3)                       # there (2 frames) and back (2 frames)
@@ -155,7 +155,7 @@ def test_mix_of_the_shipped_model_takes_the_fine_styles_from_the_columns(tmp_pat
     from interpolate.loading import load_generator
 
     out = tmp_path / "mix.png"
-    assert cli("mix", "--rows", "3,17", "--cols", "42", "--style", "fine", "--device", "cpu", "-q", "-o", out) == 0
+    assert cli("mix", "--rows", "3,17", "--cols", "42", "--style", "fine", "--device", "cpu", "-q", "--cell", "64", "-o", out) == 0
     G = load_generator(str(SHIPPED), device="cpu")
     fine = style_groups(G)["fine"]
     psi = G.default_truncation_psi                   # the model card's 0.7, the default as in render

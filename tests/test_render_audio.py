@@ -301,8 +301,8 @@ def test_reel_muxes_its_song_and_refuses_beat_keys(ckpt, song, tmp_path, capsys)
 
 
 @pytest.mark.parametrize("field, value, words", [
-    ("audio", 5, "path of a song"), ("audio_start", "soon", "must be a number"),
-    ("beats_per_key", "x", "whole number"), ("bars", 0.5, "whole number"), ("bpm", "fast", "beats per minute"),
+    ("audio", 5, "must be a string"), ("audio_start", "soon", "must be a number"),
+    ("beats_per_key", "x", "must be an integer"), ("bars", 0.5, "must be an integer"), ("bpm", "fast", "must be a number"),
     ("react_decay", -1, "must be a number >= 0"),
 ])
 def test_a_damaged_sidecar_is_one_line(ckpt, song, tmp_path, capsys, field, value, words):

@@ -51,7 +51,7 @@ def cli(*args) -> int:
 
 
 def opts_for(ckpt, out, **kw) -> RenderOptions:
-    base = dict(checkpoint=ckpt, keys=["1,2"], frames=3, output=str(out), quiet=True, device="cpu")
+    base = dict(checkpoint=ckpt, keys=["1,2"], frames=3, output=str(out), quiet=True, device="cpu", size="native")
     return RenderOptions(**{**base, **kw})
 
 
@@ -104,7 +104,8 @@ def one_error_line(err: str) -> str:
 # --- the frames are the generator's -----------------------------------------------------------------
 def test_mp4_frame_k_is_the_generators_image_for_ws_k(tmp_path, tiny_checkpoint, G, capfd):
     out = tmp_path / "a.mp4"
-    assert cli("render", tiny_checkpoint, "--seeds", "1,2,3", "--frames", "3", "--device", "cpu", "-o", out) == 0
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2,3", "--frames", "3", "--size", "native", "--device", "cpu",
+               "-o", out) == 0
     want = expected_frames(G, opts_for(tiny_checkpoint, out, keys=["1,2,3"]))
     got = read_video(out)
     assert got.shape == want.shape == (7, 64, 64, 3)
@@ -127,14 +128,14 @@ def test_png_frames_folder_and_pattern_are_exact(tmp_path, tiny_checkpoint, G):
     want = expected_frames(G, opts_for(tiny_checkpoint, "x", keys=["4,5"], style="coarse"))
     # one frame per synthesis call, as the reference: then the PNGs are the generator's images bit for bit
     assert cli("render", tiny_checkpoint, "--seeds", "4,5", "--style", "coarse", "--frames", "3", "-q",
-               "--batch-size", "1", "-o", tmp_path / "folder") == 0
+               "--batch-size", "1", "--size", "native", "-o", tmp_path / "folder") == 0
     assert sorted(os.listdir(tmp_path / "folder")) == [f"{k:05d}.png" for k in range(4)]
     assert np.array_equal(read_pngs(tmp_path / "folder"), want)
     assert (tmp_path / "folder.json").is_file()
     (tmp_path / "pat").mkdir()
     (tmp_path / "pat" / "keep.txt").write_text("mine")
     assert cli("render", tiny_checkpoint, "--seeds", "4,5", "--style", "coarse", "--frames", "3", "-q",
-               "--batch-size", "1", "-o", tmp_path / "pat" / "img_%03d.png") == 0
+               "--batch-size", "1", "--size", "native", "-o", tmp_path / "pat" / "img_%03d.png") == 0
     assert sorted(os.listdir(tmp_path / "pat")) == ["img.json", "img_000.png", "img_001.png", "img_002.png",
                                                   "img_003.png", "keep.txt"]       # no '%03d' in a file name
     assert np.array_equal(read_pngs(tmp_path / "pat", "img_*.png"), want)
@@ -142,7 +143,7 @@ def test_png_frames_folder_and_pattern_are_exact(tmp_path, tiny_checkpoint, G):
 
 
 def test_gif_through_the_command(tmp_path, tiny_checkpoint, G):
-    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "4", "--fps", "20", "-q",
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "4", "--fps", "20", "-q", "--size", "native",
                "-o", tmp_path / "a.gif") == 0
     g = gif_blocks(tmp_path / "a.gif")
     assert g["loop"] == 0 and g["images"] == 5 and g["delays"] == [5] * 5 and g["size"] == (64, 64)
@@ -152,7 +153,7 @@ def test_gif_through_the_command(tmp_path, tiny_checkpoint, G):
     assert side["output"]["gif_delays_cs"] == [5] * 5 and side["output"]["duration"] == 0.25
     # a seamless loop: 2 transitions of 4 frames, the first frame is not repeated at the end
     assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "4", "--fps", "20", "--loop", "-q",
-               "-o", tmp_path / "loop.gif") == 0
+               "--size", "native", "-o", tmp_path / "loop.gif") == 0
     g = gif_blocks(tmp_path / "loop.gif")
     assert g["loop"] == 0 and g["images"] == 8 and sum(g["delays"]) == 40
     loop = read_video(tmp_path / "loop.gif").astype(int)
@@ -238,7 +239,7 @@ def test_size_and_fit_pad_or_crop(tmp_path, tiny_checkpoint, G):
 
 def test_grid_cells_are_the_single_path_renders_of_their_keys(tmp_path, tiny_checkpoint, G):
     opts = opts_for(tiny_checkpoint, tmp_path / "grid", keys=["0-11"], frames=2, grid="3x2")
-    assert cli("render", tiny_checkpoint, "--seeds", "0-11", "--frames", "2", "--grid", "3x2", "-q",
+    assert cli("render", tiny_checkpoint, "--seeds", "0-11", "--frames", "2", "--grid", "3x2", "-q", "--size", "native",
                "-o", tmp_path / "grid") == 0
     grid = read_pngs(tmp_path / "grid").astype(int)
     assert grid.shape == (3, 128, 192, 3)
@@ -654,7 +655,7 @@ def test_render_from_sidecar_is_bit_identical(tmp_path, tiny_checkpoint, capfd):
                "--noise", "random", "--noise-seed", "3", "--easing", "smoothstep", "-q", "-y", "-o", tmp_path / "first") == 0
     assert cli("render", "--from", tmp_path / "first.json", "-q", "-o", tmp_path / "again") == 0
     first, again = read_pngs(tmp_path / "first"), read_pngs(tmp_path / "again")
-    assert first.shape == (5, 64, 64, 3) and np.array_equal(first, again)
+    assert first.shape == (5, 256, 256, 3) and np.array_equal(first, again)      # the default size, replayed
     side = json.loads((tmp_path / "again.json").read_text())
     assert side["options"]["style"] == "middle" and side["options"]["noise_seed"] == 3
     # flags typed with --from win
@@ -691,7 +692,7 @@ def test_save_latents_then_from_latents_is_bit_identical(tmp_path, tiny_checkpoi
     assert lat.is_file()
     assert cli("render", tiny_checkpoint, "--from-latents", lat, "--seeds", "1,2", "-q", "-o", tmp_path / "b") == 0
     a, b = read_pngs(tmp_path / "a"), read_pngs(tmp_path / "b")
-    assert a.shape == (7, 64, 64, 3) and np.array_equal(a, b)
+    assert a.shape == (7, 256, 256, 3) and np.array_equal(a, b)
 
 
 # --- the shipped model ------------------------------------------------------------------------------
@@ -705,7 +706,39 @@ def test_default_checkpoint_renders_the_issue_example(tmp_path, monkeypatch):
     side = json.loads((tmp_path / "waifu.mp4.json").read_text())
     assert side["checkpoint_sha256"] == hashlib.sha256(SHIPPED.read_bytes()).hexdigest()
     G = load_generator(str(SHIPPED), device="cpu")
+    from PIL import Image
+
     want = expected_frames(G, opts_for(None, "x", keys=["3,17,42"], style="fine", frames=2))
+    want = np.stack([np.asarray(Image.fromarray(f).resize((256, 256), Image.LANCZOS)) for f in want])
     got = read_video(tmp_path / "waifu.mp4")
-    assert got.shape == want.shape == (5, 64, 64, 3)
+    assert got.shape == want.shape == (5, 256, 256, 3)        # the 64 px model, upscaled by default (Lanczos)
     assert np.abs(got.astype(int) - want).mean() < 6
+
+
+# --- the default size of a small model --------------------------------------------------------------
+def test_a_small_model_is_upscaled_to_256_px_by_default_and_native_is_one_flag_away(tmp_path, tiny_checkpoint, G, capfd):
+    """A 64 px model gives 256x256 (Lanczos of the generator's frames), the summary says so, --size wins,
+    --size native keeps 64x64, the sidecar replays the same size, and an older sidecar (written when the
+    default was the model's size) still replays at 64x64."""
+    from PIL import Image
+
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "--batch-size", "1", "-o", tmp_path / "big") == 0
+    line = [ln for ln in capfd.readouterr().err.splitlines() if ln.startswith("wrote ")][0]
+    assert "256x256 (upscaled from 64x64, Lanczos; --size native keeps 64x64)" in line
+    big = read_pngs(tmp_path / "big")
+    native = expected_frames(G, opts_for(tiny_checkpoint, "x", frames=2))
+    assert big.shape == (3, 256, 256, 3)
+    assert np.array_equal(big, np.stack([np.asarray(Image.fromarray(f).resize((256, 256), Image.LANCZOS)) for f in native]))
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "-q", "--size", "native", "-o", tmp_path / "n") == 0
+    assert read_pngs(tmp_path / "n").shape == (3, 64, 64, 3)
+    assert cli("render", tiny_checkpoint, "--seeds", "1,2", "--frames", "2", "-q", "--size", "96x96", "-o", tmp_path / "s") == 0
+    assert read_pngs(tmp_path / "s").shape == (3, 96, 96, 3)
+    assert cli("render", tiny_checkpoint, "--seeds", "0-7", "--frames", "2", "-q", "--grid", "2x2", "-o", tmp_path / "g") == 0
+    assert read_pngs(tmp_path / "g").shape == (3, 256, 256, 3)                       # 128x128 grid -> 256 short side
+    assert cli("render", "--from", tmp_path / "big.json", "-q", "-o", tmp_path / "again") == 0
+    assert np.array_equal(read_pngs(tmp_path / "again"), big)
+    old = json.loads((tmp_path / "big.json").read_text())
+    del old["size_default"]
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    assert cli("render", "--from", tmp_path / "old.json", "-q", "-o", tmp_path / "old") == 0
+    assert read_pngs(tmp_path / "old").shape == (3, 64, 64, 3)

@@ -50,7 +50,7 @@ def test_a_walk_on_one_key_runs_from_a_to_b_on_the_directions_layers(tmp_path, s
     G, ckpt, path, dirs = setup
     out = tmp_path / "walk"
     assert cli("render", ckpt, "--seeds", 3, "--direction", f"{path}:1", "--strength", "-2:3", "--frames", 4,
-               "--psi", 1, "-o", f"{out}/", "-q", "--no-sidecar") == 0
+               "--psi", 1, "--size", "native", "-o", f"{out}/", "-q", "--no-sidecar") == 0
     got = frames_of(out)
     z = torch.from_numpy(np.random.RandomState(3).randn(1, G.z_dim)).float()
     w = G.mapping(z).double().numpy()[0]

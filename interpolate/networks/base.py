@@ -8,6 +8,22 @@ import torch
 from torch import nn
 
 
+def broadcast_truncated(w: torch.Tensor, num_ws: int, w_avg: torch.Tensor, psi: float = 1.0,
+                        cutoff: int | None = None) -> torch.Tensor:
+    """w [N, w_dim] -> ws [N, num_ws, w_dim], truncated as the official mapping does:
+    ws[:, :cutoff] = w_avg.lerp(ws[:, :cutoff], psi) (cutoff None: every ws). paths/truncation.py
+    applies the same step to planned paths, with the checkpoint's defaults."""
+    ws = w.unsqueeze(1).repeat(1, num_ws, 1)
+    return truncate_ws(ws, w_avg, psi, cutoff)
+
+
+def truncate_ws(ws: torch.Tensor, w_avg: torch.Tensor, psi: float, cutoff: int | None) -> torch.Tensor:
+    """In place: ws[:, :cutoff] = w_avg.lerp(ws[:, :cutoff], psi); nothing for psi 1."""
+    if float(psi) != 1:
+        ws[:, :cutoff] = w_avg.lerp(ws[:, :cutoff], float(psi))
+    return ws
+
+
 class GeneratorBase(nn.Module):
     """Subclasses set `self.mapping` and `self.synthesis`; this adds `w_avg` and the official forward."""
 

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import GeneratorBase
+from .base import GeneratorBase, broadcast_truncated
 
 ACTIVATIONS = {"lrelu": lambda x: F.leaky_relu(x, 0.2), "relu": F.relu}
 
@@ -220,10 +220,7 @@ class MappingNetwork(nn.Module):
         x = self.norm(x)
         for i in range(self.num_layers):
             x = self.act(getattr(self, f"fc{i}")(x))
-        ws = x.unsqueeze(1).repeat(1, self.num_ws, 1)
-        if truncation_psi != 1:
-            cutoff = self.num_ws if truncation_cutoff is None else truncation_cutoff
-            ws[:, :cutoff] = self.w_avg.lerp(ws[:, :cutoff], truncation_psi)
+        ws = broadcast_truncated(x, self.num_ws, self.w_avg, truncation_psi, truncation_cutoff)
         assert ws.shape[1:] == (self.num_ws, self.w_dim)
         return ws
 

@@ -30,7 +30,7 @@ from torch import nn
 
 from ..errors import CheckpointError
 from . import modconv, ops
-from .base import MixedPrecisionGenerator
+from .base import MixedPrecisionGenerator, broadcast_truncated
 
 ARCHITECTURES = ("orig", "skip", "resnet")
 FAST_SLOPES = {"lrelu": 0.2, "relu": 0.0, "linear": None}   # activations modconv.modulated_conv_act fuses
@@ -116,10 +116,7 @@ class MappingNetwork(nn.Module):
         x = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
         for i in range(self.num_layers):
             x = getattr(self, f"fc{i}")(x)
-        ws = x.unsqueeze(1).repeat(1, self.num_ws, 1)
-        if truncation_psi != 1:
-            cutoff = self.num_ws if truncation_cutoff is None else truncation_cutoff
-            ws[:, :cutoff] = self.w_avg.lerp(ws[:, :cutoff], truncation_psi)
+        ws = broadcast_truncated(x, self.num_ws, self.w_avg, truncation_psi, truncation_cutoff)
         return ws
 
 

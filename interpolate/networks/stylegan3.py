@@ -39,7 +39,7 @@ from torch import nn
 
 from ..errors import CheckpointError
 from . import modconv
-from .base import MixedPrecisionGenerator
+from .base import MixedPrecisionGenerator, broadcast_truncated
 from .filtered_lrelu import filtered_lrelu_fast, output_size
 
 
@@ -98,10 +98,7 @@ class MappingNetwork(nn.Module):
             x = torch.cat([x, y], dim=1)
         for i in range(self.num_layers):
             x = getattr(self, f"fc{i}")(x)
-        ws = x.unsqueeze(1).repeat(1, self.num_ws, 1)
-        if truncation_psi != 1:
-            cutoff = self.num_ws if truncation_cutoff is None else truncation_cutoff
-            ws[:, :cutoff] = self.w_avg.lerp(ws[:, :cutoff], truncation_psi)
+        ws = broadcast_truncated(x, self.num_ws, self.w_avg, truncation_psi, truncation_cutoff)
         return ws
 
 

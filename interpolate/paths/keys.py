@@ -13,6 +13,7 @@ in W, by the path).
 from __future__ import annotations
 
 import os
+import tokenize
 import zipfile
 from dataclasses import dataclass
 from typing import Any
@@ -151,10 +152,13 @@ def read_w_file(path: str, num_ws: int, w_dim: int) -> np.ndarray:
             raise WaifuError(f"W file '{name}' contains Python objects, which are never loaded; "
                              f"save a plain float array (np.save / np.savez with w=...)") from None
         raise WaifuError(f"W file '{name}' cannot be read as .npy/.npz ({err}); re-save it with numpy") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as err:
+    except NUMPY_READ_ERRORS as err:
         raise WaifuError(f"W file '{name}' cannot be read as .npy/.npz ({type(err).__name__}); re-save it with numpy") from None
     return _w_rows(np.asarray(arr), name, num_ws, w_dim)
 
+
+# what numpy raises for a damaged .npy/.npz (a broken header is parsed with tokenize and ast)
+NUMPY_READ_ERRORS = (OSError, EOFError, ValueError, TypeError, SyntaxError, tokenize.TokenError, zipfile.BadZipFile)
 
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = b"PK\x03\x04"

@@ -30,6 +30,7 @@ import torch
 from ..errors import WaifuError
 from ..files import atomic_path
 from .interp import Curve, easing
+from .keys import NUMPY_READ_ERRORS
 from .noise import NoiseSchedule
 from .styles import StylePlan, mix_layers
 from .timing import ArcTable, Timeline
@@ -225,10 +226,18 @@ class LatentPath:
                 key_frames = data["key_frames"]
                 key_ws = data["key_ws"]
                 key_labels = [str(s) for s in data["key_labels"]]
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, EOFError):
+        except (KeyError, *NUMPY_READ_ERRORS):
             raise WaifuError(f"'{name}' is not a latents file written by --save-latents; render it with --keys instead") from None
-        if meta.get("format") != LATENTS_FORMAT or meta.get("version") != LATENTS_VERSION:
+        if not isinstance(meta, dict) or meta.get("format") != LATENTS_FORMAT or meta.get("version") != LATENTS_VERSION:
             raise WaifuError(f"'{name}' is not a waifu-morph latents file (version {LATENTS_VERSION}); save it again with --save-latents")
+        try:
+            return cls._replay(path, name, meta, key_frames, key_ws, key_labels, G)
+        except (KeyError, AttributeError, OverflowError, IndexError, *NUMPY_READ_ERRORS):
+            raise WaifuError(f"'{name}' is damaged (its plan cannot be read); save it again with --save-latents") from None
+
+    @classmethod
+    def _replay(cls, path: str, name: str, meta: dict, key_frames, key_ws, key_labels, G) -> "LatentPath":
+        """The LatentPath a latents file records; a malformed record raises KeyError/TypeError/ValueError."""
         num_ws, w_dim = int(meta["num_ws"]), int(meta["w_dim"])
         if G is not None and (G.num_ws, G.w_dim) != (num_ws, w_dim):
             raise WaifuError(f"'{name}' holds ws of shape [{num_ws}, {w_dim}] but this model needs "
@@ -237,10 +246,21 @@ class LatentPath:
         if G is not None and [list(s) for s in G.noise_shapes] != noise_p["shapes"] and noise_p["mode"] in ("random", "smooth"):
             raise WaifuError(f"'{name}' was saved for noise inputs {noise_p['shapes']}, this model has "
                              f"{[list(s) for s in G.noise_shapes]}; render it with the checkpoint it was saved from")
-        timeline = Timeline(fps=float(meta["fps"]), hold_frames=int(meta["hold_frames"]),
-                            seg_frames=tuple(int(f) for f in meta["seg_frames"]), loop=bool(meta["loop"]),
-                            lead_frames=int(meta.get("lead_frames", 0)), tail_frames=int(meta.get("tail_frames", 0)))
+        damaged = f"'{name}' is damaged (its plan is not one --save-latents writes); save it again with --save-latents"
+        fps, hold, seg = float(meta["fps"]), int(meta["hold_frames"]), tuple(int(f) for f in meta["seg_frames"])
+        lead, tail = int(meta.get("lead_frames", 0)), int(meta.get("tail_frames", 0))
+        groups, params = meta["groups"], meta["params"]
+        if not (np.isfinite(fps) and fps > 0 and hold >= 0 and lead >= 0 and tail >= 0 and seg and min(seg) >= 1
+                and isinstance(params, dict) and isinstance(groups, dict)
+                and all(isinstance(v, list) and all(isinstance(i, int) and 0 <= i < num_ws for i in v) for v in groups.values())
+                and key_ws.dtype == np.float32 and key_ws.ndim == 3 and key_ws.shape[1:] == (num_ws, w_dim)
+                and len(key_labels) == key_ws.shape[0]):
+            raise WaifuError(damaged)
+        timeline = Timeline(fps=fps, hold_frames=hold, seg_frames=seg, loop=bool(meta["loop"]),
+                            lead_frames=lead, tail_frames=tail)
         ws = _map_npy_member(path, "ws.npy")
+        if ws.dtype != np.float32:
+            raise WaifuError(f"'{name}' holds ws as {ws.dtype}; save it again with --save-latents")
         if ws.shape != (timeline.num_frames, num_ws, w_dim):
             raise WaifuError(f"'{name}' is damaged: ws has shape {list(ws.shape)}; save it again with --save-latents")
         if not np.array_equal(key_frames, timeline.key_frames):

@@ -20,7 +20,7 @@ from .path import LatentPath, PathEvaluator
 from .spec import PathSpec
 from .styles import mix_layers, resolve_style, style_groups
 from .timing import PACES, ArcTable, Timeline, even_seg_frames, seconds_to_seg_frames
-from .truncation import resolve_truncation
+from .truncation import check_psi, resolve_truncation
 
 SPACES = ("auto", "z", "w")
 ARC_SAMPLES = 128          # samples per transition for the arc-length table of --pace even
@@ -75,9 +75,9 @@ def validate(G, keys, spec: PathSpec) -> list:
     _finite("seconds", t.seconds, 0, strict=True)
     _finite("hold", t.hold, 0)
     if tr.psi is not None:
-        _finite("psi", tr.psi)
+        check_psi(tr.psi, "--psi")
     if tr.psi_end is not None:
-        _finite("psi_end", tr.psi_end)
+        check_psi(tr.psi_end, "--psi-end")
     _finite("noise_drift", nz.drift, 0)
     stagger = _finite("stagger", st.stagger, 0)
     if stagger > 1:

@@ -104,8 +104,7 @@ def style_mixing(checkpoint: str | None, *, rows: str, cols: str, style: str = "
         raise WaifuError("--seconds and --fps must be > 0")
     G = load_generator(checkpoint or default_checkpoint(), device=pick_device(device))
     moved = mixed_layers(G, style, layers)
-    res = G.img_height
-    cell = int(cell or min(res, MAX_CELL))
+    cell = int(cell or MAX_CELL)            # 256 px: small models upscaled, large ones reduced (Lanczos)
     if not 8 <= cell <= 2048:
         raise WaifuError(f"--cell must be 8-2048 px, got {cell}")
     w_rows, w_cols = seed_ws(G, row_seeds, psi), seed_ws(G, col_seeds, psi)

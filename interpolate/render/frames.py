@@ -1,6 +1,10 @@
 """Frame shaping on the host: output size (resize with Lanczos, then pad or crop) and captions.
 
+The default output size: a model under 256 px is upscaled so the short side is 256 px (a 64 px model
+gives 256x256); `--size WxH` wins, `--size native` keeps the generated size.
+
     geometry = Geometry(src_w, src_h, out_w, out_h, fit="pad")     # parse_size('1080x1920'), FITS
+    out_w, out_h, how = output_size(None, 64, 64, 64, 64)           # (256, 256, 'upscaled from 64x64 ...')
     frame = geometry.apply(frame)                                   # HxWx3 uint8 -> out_h x out_w x 3
     labeler = Labeler(paths, geometry, cols, rows, cell_w, cell_h)  # one caption per grid cell
     frame = labeler(index, frame)
@@ -21,9 +25,12 @@ FITS = ("pad", "crop")
 MAX_SIDE = 8192             # --size / grid limit per side
 
 
+NATIVE = "native"           # --size native: the generator's own size
+
+
 def parse_size(text: str | None) -> tuple[int, int] | None:
-    """'1080x1920' -> (1080, 1920); None -> None."""
-    if text in (None, ""):
+    """'1080x1920' -> (1080, 1920); None or 'native' -> None (the size is chosen from the model)."""
+    if text in (None, "") or str(text).strip().lower() == NATIVE:
         return None
     parts = str(text).lower().replace("×", "x").split("x")
     try:
@@ -33,6 +40,24 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
     if not (2 <= w <= MAX_SIDE and 2 <= h <= MAX_SIDE):
         raise WaifuError(f"--size {text} is out of range; each side must be 2-{MAX_SIDE} px")
     return w, h
+
+
+AUTO_SHORT_SIDE = 256      # models under this draw a postage stamp: by default the output is upscaled to it
+
+
+def output_size(size: str | None, src_w: int, src_h: int, model_w: int, model_h: int) -> tuple[int, int, str]:
+    """(width, height, how it was chosen) of the output frame for --size, from the generated frame
+    (src, a grid of cells of the model's size): WIDTHxHEIGHT as given; 'native' the generated size; by
+    default (None) a model under AUTO_SHORT_SIDE px is upscaled (Lanczos) so the short side is that."""
+    fixed = parse_size(size)
+    if fixed is not None:
+        return fixed[0], fixed[1], ""
+    native = str(size).strip().lower() == NATIVE if size is not None else False
+    if native or min(model_w, model_h) >= AUTO_SHORT_SIDE or min(src_w, src_h) >= AUTO_SHORT_SIDE:
+        return src_w, src_h, ""
+    scale = AUTO_SHORT_SIDE / min(src_w, src_h)
+    w, h = max(AUTO_SHORT_SIDE, round(src_w * scale)), max(AUTO_SHORT_SIDE, round(src_h * scale))
+    return w, h, f"upscaled from {src_w}x{src_h}, Lanczos; --size native keeps {src_w}x{src_h}"
 
 
 def parse_grid(text: str | None) -> tuple[int, int]:

@@ -303,10 +303,12 @@ class RenderResult:
     notes: list[str] = field(default_factory=list)
     sidecar: str | None = None
     batch_size: int = 0
+    size_how: str = ""               # how the size was chosen when not given ('upscaled from 64x64 ...')
 
     def summary(self) -> str:
         rate = self.frames / self.wall_s if self.wall_s > 0 else math.inf
         from .budget import fmt_bytes
 
+        how = f" ({self.size_how})" if self.size_how else ""
         return (f"wrote {self.output}  {fmt_bytes(self.bytes)}  {self.frames} frames  {self.duration:.2f} s  "
-                f"{self.fps:g} fps  {self.width}x{self.height}  in {self.wall_s:.1f} s ({rate:.1f} frames/s)")
+                f"{self.fps:g} fps  {self.width}x{self.height}{how}  in {self.wall_s:.1f} s ({rate:.1f} frames/s)")

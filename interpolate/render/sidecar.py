@@ -23,6 +23,10 @@ from ..options import RenderOptions
 SIDECAR_FORMAT = "waifu-morph-render"
 
 
+# what `size` None meant when the sidecar was written (older sidecars: the model's own size)
+SIZE_DEFAULT = "models under 256 px upscaled to 256 px on the short side"
+
+
 def sidecar_path(output: str | os.PathLike) -> Path:
     """output + '.json'; a folder output 'frames/' -> 'frames.json'; a frame pattern 'out/img_%05d.png'
     -> 'out/img.json' ('out/%05d.png' -> 'out/frames.json'): no '%05d' in a real file name."""
@@ -51,7 +55,7 @@ def write_sidecar(output, recipe: dict, G, path_description: dict, output_info: 
     data = {"format": SIDECAR_FORMAT, "tool": f"waifu-morph {__version__}", "version": __version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "checkpoint": ck, "checkpoint_sha256": ck["sha256"], "options": recipe,
-            "output": output_info, "path": path_description}
+            "output": output_info, "path": path_description, "size_default": SIZE_DEFAULT}
     target = sidecar_path(output)
     try:
         with atomic_write(target, "w", encoding="utf-8") as f:
@@ -98,12 +102,18 @@ def read_sidecar_file(path: str | os.PathLike) -> dict:
 
 def options_from_sidecar(path: str | os.PathLike) -> tuple[RenderOptions, dict]:
     """(the options recorded in a sidecar, the sidecar). The checkpoint is the file it recorded."""
+    from ..presets import check_values
+
     data = read_sidecar_file(path)
-    opts = RenderOptions.from_dict(data["options"], source=f"sidecar '{Path(path).name}'")
+    source = f"sidecar '{Path(path).name}'"
+    recorded = {k: v for k, v in data["options"].items() if v is not None}     # null: the field's default
+    opts = RenderOptions.from_dict(check_values(recorded, source), source=source)
     ck = data.get("checkpoint") or {}
-    if isinstance(ck, dict) and ck.get("path"):
+    if isinstance(ck, dict) and isinstance(ck.get("path"), str) and ck["path"]:
         opts.checkpoint = ck["path"]
     opts.overwrite = False           # replacing a file takes a -y typed now, not one recorded back then
+    if opts.size is None and data.get("size_default") != SIZE_DEFAULT:
+        opts.size = "native"         # recorded before small models were upscaled by default: same size again
     return opts, data
 
 
@@ -111,6 +121,8 @@ def check_checkpoint_matches(data: dict, G) -> None:
     """The sidecar's checkpoint SHA-256 must be the loaded file's (else the render would differ)."""
     ck = data.get("checkpoint") or {}
     want = data.get("checkpoint_sha256") or (ck.get("sha256") if isinstance(ck, dict) else None)
+    if want is not None and not isinstance(want, str):
+        raise WaifuError("the sidecar's checkpoint SHA-256 is not a hex string; pass the .json written beside a render")
     info = getattr(G, "checkpoint_info", None)
     if want and info is not None and info.sha256 != want:
         raise WaifuError(f"checkpoint '{info.path}' is not the one this sidecar was rendered from "

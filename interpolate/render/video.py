@@ -24,12 +24,13 @@ import numpy as np
 
 from ..device import DeviceSpec
 from ..errors import WaifuError
+from ..interrupts import signals_deferred
 from ..options import RenderOptions
 from ..paths.path import RenderablePath
 from .budget import parse_bytes
 from .encode import EncodeSettings, check_settings, make_encoder
 from .ffmpeg import stop_pipes_under
-from .frames import FITS, Geometry, Labeler, parse_grid, parse_size
+from .frames import FITS, Geometry, Labeler, output_size, parse_grid, parse_size
 from .pipeline import FrameSource, RenderResult, stream
 from .sidecar import recipe_for, sidecar_path, write_sidecar
 from .spec import OutputSpec
@@ -178,7 +179,7 @@ def render_paths(G, paths: Sequence, output, *, device: DeviceSpec | None = None
 
         audio_in, audio_out = mux_args(out.audio, float(out.audio_start or 0.0), source.num_frames / fps)
         settings = dataclasses.replace(settings, audio_in=tuple(audio_in), audio_out=tuple(audio_out))
-    out_w, out_h = parse_size(out.size) or (source.width, source.height)
+    out_w, out_h, size_how = output_size(out.size, source.width, source.height, source.cell_w, source.cell_h)
     geometry = Geometry(source.width, source.height, out_w, out_h, out.fit)
     labeler = Labeler(paths, geometry, cols, rows, source.cell_w, source.cell_h) if out.label else None
     if out.save_latents:
@@ -206,19 +207,20 @@ def render_paths(G, paths: Sequence, output, *, device: DeviceSpec | None = None
         enc = encoder.finish()
         target.commit()
     except BaseException:
-        try:
-            if encoder is not None:
-                encoder.abort()
-        finally:
-            if target.tmp is not None:
-                stop_pipes_under(target.tmp)
-            target.abort()
+        with signals_deferred():    # a second Ctrl-C / SIGTERM waits until the cleanup is done
+            try:
+                if encoder is not None:
+                    encoder.abort()
+            finally:
+                if target.tmp is not None:
+                    stop_pipes_under(target.tmp)
+                target.abort()
         raise
 
     wall = time.perf_counter() - t_start
     result = RenderResult(output=str(target.output), kind=target.kind, frames=enc.frames, width=enc.width,
                           height=enc.height, fps=enc.fps, duration=enc.duration, bytes=target.size_bytes(),
-                          wall_s=wall, notes=list(enc.notes), batch_size=stats.batch_size)
+                          wall_s=wall, notes=list(enc.notes), batch_size=stats.batch_size, size_how=size_how)
     if out.audio and target.kind != "mp4":
         from ..audio.music import silent_note
 

@@ -221,7 +221,8 @@ class Engine:
             out = Path(tmp) / "mix.png"
             with cpu_threads(self.device):
                 style_mixing(self.checkpoint, rows=seeds_text, cols=seeds_text, style=style, psi=psi, noise=noise,
-                             output=str(out), device=str(self.device), quiet=True)
+                             output=str(out), device=str(self.device), quiet=True,
+                             cell=min(int(self.G.img_height), 256))    # the page scales it; no upscaled copy
             return out.read_bytes()
 
     def check_w_file(self, path: str) -> int:
