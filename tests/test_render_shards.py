@@ -14,7 +14,7 @@ from interpolate.cli import main
 from interpolate.render.ffmpeg import ffmpeg_exe
 
 CLIP = ["--seeds", "1,2,3", "--frames", "7", "--loop", "--label", "-q"]     # 21 frames: parts of 7; captions by frame
-SIZE: list[str] = []      # issue 12 upscales models under 256 px by default: then ["--size", "native"]
+SIZE = ["--size", "native"]     # models under 256 px are upscaled by default; compare the native frames
 
 
 def cli(*args) -> int:
