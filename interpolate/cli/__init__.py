@@ -11,13 +11,14 @@ No logic lives here: each command hands its options to the module that does the 
     training.py   dataset, train run/export/check/figures
     music.py      beats (the render's --audio flags are in drawing.py)
     latents.py    project, directions
+    shards.py     join (the parts of render --shard; the flag itself is in drawing.py)
 """
 
 from __future__ import annotations
 
 import sys
 
-from . import drawing, latents, music, recipes, studio, training  # noqa: F401  (they register their commands on app)
+from . import drawing, latents, music, recipes, shards, studio, training  # noqa: F401  (they register their commands on app)
 from .app import app, console
 from .drawing import _given  # noqa: F401  (tests read the typed-flag detection of render --from)
 from .guard import print_error, print_interrupted, stopping_signals

@@ -114,6 +114,8 @@ def render(
     precision: str = typer.Option("auto", "--precision", help="auto (fp16 on CUDA, else fp32), fp32, fp16 or bf16.", rich_help_panel="Device"),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", help="Frames per synthesis call (default: adapts to the device).", rich_help_panel="Device"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, notes or summary (errors still print).", rich_help_panel="Device"),
+    shard: Optional[str] = typer.Option(None, "--shard", help="I/N: render part I (from 0) of N of the clip into OUTPUT.part-I-of-N (MP4 or PNG frames); the last part to finish joins them (see `waifu-morph join`). For job arrays.", rich_help_panel="Workers"),
+    ray: Optional[str] = typer.Option(None, "--ray", help="Split the clip across a Ray cluster (auto, or ray://head:10001), one part per worker, joined here (pip install 'waifu-morph\\[ray]').", rich_help_panel="Workers"),
 ) -> None:
     """Render a morph between keyframes to MP4, GIF, WebP or PNG frames, streamed and written safely.
 
@@ -135,11 +137,13 @@ def render(
 
       waifu-morph render --seeds 0-15 --audio song.mp3 --audio-start 30 --audio-seconds 20 --beats-per-key 4 --react-pulse 0.4 -o clip.mp4
       waifu-morph render --seeds 3 --direction dirs.npz:1 --strength -3:3 --loop -o walk.gif
+
+      waifu-morph render --seeds 0-99 --shard $SLURM_ARRAY_TASK_ID/8 -o long.mp4
     """
     from ..render.command import run_render
 
-    values = {k: v for k, v in ctx.params.items() if k not in ("from_file", "preset")}
-    run_render(values, _given(ctx), from_file, console, preset=preset)
+    values = {k: v for k, v in ctx.params.items() if k not in ("from_file", "preset", "shard", "ray")}
+    run_render(values, _given(ctx), from_file, console, preset=preset, shard=shard, ray=ray)
 
 
 @app.command()

@@ -16,7 +16,7 @@ def options_from_flags(values: dict[str, Any], given: set[str], from_file: str |
     """RenderOptions from the command's flags, in layers: defaults (or the sidecar of --from), then the
     preset of --preset, then the flags typed on the command line. `values` uses RenderOptions names
     plus 'seeds'; `given` names the flags the user typed."""
-    values = dict(values)
+    values = {k: v for k, v in values.items() if k not in ("shard", "ray")}   # how to split, not what to render
     seeds, keys = values.pop("seeds", None), list(values.pop("keys", None) or [])
     if seeds:
         keys = [seeds, *keys]
@@ -65,9 +65,22 @@ def parse_durations(text: str | None) -> list[float] | None:
 
 
 def run_render(values: dict[str, Any], given: set[str], from_file: str | None, console,
-               preset: str | None = None) -> int:
-    """Build the options and render; returns the number of frames written."""
+               preset: str | None = None, shard: str | None = None, ray: str | None = None) -> int:
+    """Build the options and render (one shard of the clip with `shard`, across Ray with `ray`:
+    render/sharded.py); returns the number of frames written (0 for those two)."""
     from .video import render
 
+    if shard is not None and ray is not None:
+        raise WaifuError("--shard and --ray both split the clip; pass one of them")
+    if shard is not None:
+        from .shards import parse_shard
+        parse_shard(shard)                       # a bad spec fails before anything else
     opts, data = options_from_flags(values, given, from_file, preset)
+    if shard is not None or ray is not None:
+        from .sharded import render_on_ray, render_shard
+        if shard is not None:
+            render_shard(opts, parse_shard(shard), console, data)
+        else:
+            render_on_ray(opts, ray, console)
+        return 0
     return render(opts, console=console, sidecar_data=data).frames

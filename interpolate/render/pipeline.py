@@ -80,14 +80,20 @@ class FrameSource:
     """uint8 frames of one or more paths (a grid), synthesized in batches on G's device."""
 
     def __init__(self, G, paths: Sequence, cols: int = 1, rows: int = 1, precision: str = "auto",
-                 batch_size: int | None = None):
+                 batch_size: int | None = None, span: tuple[int, int] | None = None):
         assert len(paths) == cols * rows
         self.G, self.paths, self.cols, self.rows = G, list(paths), cols, rows
-        self.num_frames = paths[0].num_frames
+        self.total = paths[0].num_frames
         for p in paths:
-            if p.num_frames != self.num_frames:
-                raise WaifuError(f"the grid cells' paths have {p.num_frames} and {self.num_frames} frames; "
+            if p.num_frames != self.total:
+                raise WaifuError(f"the grid cells' paths have {p.num_frames} and {self.total} frames; "
                                  f"give every cell the same number of keys")
+        # span: only frames [a, b) of the paths (a shard, render/shards.py), numbered from 0, each
+        # synthesized in the same batch as in a render of the whole clip (so the same bits)
+        self.span = span
+        self.offset = span[0] if span else 0
+        self.num_frames = span[1] - span[0] if span else self.total
+        assert 0 <= self.offset <= self.offset + self.num_frames <= self.total, (span, self.total)
         self.device = G.w_avg.device
         self.dtype = resolve_precision(precision, self.device)
         if G.img_channels not in (1, 3, 4):
@@ -113,7 +119,7 @@ class FrameSource:
     @torch.inference_mode()
     def synthesize(self, start: int, stop: int) -> torch.Tensor:
         """Frames [start, stop) as uint8 [n, H, W, 3] on the device (grid tiled)."""
-        chunks = [p.chunk(start, stop) for p in self.paths]
+        chunks = [p.chunk(start + self.offset, stop + self.offset) for p in self.paths]
         n = len(chunks[0])
         assert n == stop - start and all(len(c) == n for c in chunks), (start, stop, [len(c) for c in chunks])
         ws = self._upload(torch.cat([c.ws for c in chunks]))
@@ -156,10 +162,18 @@ class FrameSource:
         pos = start
         while pos < stop:
             n = min(self.sizer.size, stop - pos)
+            lo, hi = pos, pos + n                  # what is synthesized: with a span, the whole-clip batch
+            if self.span is not None:
+                size = self.sizer.size
+                lo = (pos + self.offset) // size * size - self.offset
+                hi = min(lo + size, self.total - self.offset)
+                n = min(hi, stop) - pos
             t0 = time.perf_counter()
             oom = False
             try:
-                frames = self.synthesize(pos, pos + n)
+                frames = self.synthesize(lo, hi)
+                if (lo, hi) != (pos, pos + n):
+                    frames = frames[pos - lo:pos - lo + n].contiguous()
                 if self.cuda and self.sizer.adapt:      # time the device, not the kernel launches
                     torch.cuda.synchronize(self.device)
             except (RuntimeError, torch.OutOfMemoryError) as exc:

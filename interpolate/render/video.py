@@ -162,8 +162,9 @@ def _specs(output, device: DeviceSpec | None, recipe: dict | None):
 
 def render_paths(G, paths: Sequence, output, *, device: DeviceSpec | None = None, recipe: dict | None = None,
                  cols: int = 1, rows: int = 1, on_frames: Callable | None = None, frame_hook: Callable | None = None,
-                 console=None) -> RenderResult:
-    """Render paths tiled cols x rows: stream, encode, rename into place, write the sidecar."""
+                 console=None, span: tuple[int, int] | None = None) -> RenderResult:
+    """Render paths tiled cols x rows: stream, encode, rename into place, write the sidecar. `span`:
+    only frames [a, b) of the paths (a shard of the clip, render/sharded.py)."""
     t_start = time.perf_counter()
     out, dev, recipe = _specs(output, device, recipe)
     for p in paths:
@@ -172,7 +173,7 @@ def render_paths(G, paths: Sequence, output, *, device: DeviceSpec | None = None
     fps = float(paths[0].fps)
     target = check_output_options(out, fps)
     settings = encode_settings(out, fps)
-    source = FrameSource(G, paths, cols, rows, dev.precision, dev.batch_size)
+    source = FrameSource(G, paths, cols, rows, dev.precision, dev.batch_size, span=span)
     if out.audio and target.kind == "mp4":           # the song span, muxed by the same ffmpeg process
         from ..audio.music import mux_args
 
@@ -196,7 +197,7 @@ def render_paths(G, paths: Sequence, output, *, device: DeviceSpec | None = None
         def handle(index: int, frame: np.ndarray) -> None:
             frame = geometry.apply(frame)
             if labeler is not None:
-                frame = labeler(index, frame)
+                frame = labeler(index + source.offset, frame)
             if frame_hook is not None:
                 frame = frame_hook(index, frame)
             encoder.write(frame)
