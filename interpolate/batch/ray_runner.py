@@ -15,17 +15,9 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..errors import WaifuError
+from ..raycluster import connect, plan_workers
 from .jobs import Job
 from .runner import JobResult, run_jobs
-
-
-def _import_ray():
-    try:
-        import ray
-    except ImportError:
-        raise WaifuError("--ray needs Ray, which is an optional extra: pip install 'waifu-morph[ray]'") from None
-    return ray
 
 
 class BatchWorker:
@@ -57,15 +49,6 @@ class BatchWorker:
         return {"pid": os.getpid(), "loads": self.loads}
 
 
-def plan_workers(resources: dict, num_jobs: int) -> tuple[int, dict]:
-    """(number of workers, actor options): one per GPU with one GPU each, else one per CPU."""
-    gpus = int(resources.get("GPU", 0))
-    if gpus > 0:
-        return max(1, min(gpus, num_jobs)), {"num_gpus": 1}
-    cpus = int(resources.get("CPU", 1))
-    return max(1, min(cpus, num_jobs)), {"num_cpus": 1}
-
-
 def run_jobs_on_ray(jobs: list[Job], *, address: str = "auto", overwrite: bool = False, device: str | None = None,
                     console: Console | None = None, quiet: bool = False, stats: list | None = None,
                     worker_class: type = BatchWorker) -> list[JobResult]:
@@ -73,14 +56,8 @@ def run_jobs_on_ray(jobs: list[Job], *, address: str = "auto", overwrite: bool =
 
     `stats`, when given, receives each worker's {'pid', 'loads'}; `worker_class` lets tests swap the model.
     """
-    ray = _import_ray()
+    ray = connect(address)
     console = console or Console(stderr=True)
-    if not ray.is_initialized():
-        try:
-            ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-        except (ConnectionError, RuntimeError, ValueError) as err:
-            raise WaifuError(f"cannot connect to Ray at '{address}' ({' '.join(str(err).split())[:160]}); "
-                             f"start one with `ray start --head` or pass its address") from None
     count, actor_options = plan_workers(ray.cluster_resources(), len(jobs))
     Worker = ray.remote(**actor_options)(worker_class)
     workers = [Worker.remote(device) for _ in range(count)]

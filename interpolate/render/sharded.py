@@ -95,20 +95,14 @@ class ShardWorker:
 def render_on_ray(opts: RenderOptions, address: str, console=None, workers: int | None = None) -> str:
     """Split opts' clip into one part per Ray worker (one per GPU, else per CPU), render them there and
     join them here. Paths are made absolute: the nodes must share the output folder."""
-    from ..batch.ray_runner import _import_ray, plan_workers
+    from ..raycluster import connect, plan_workers
     from .video import check_output_options, default_checkpoint
 
-    ray = _import_ray()
     check = check_output_options(opts)
     shards.check_shardable(check.kind, opts)
     opts = dataclasses.replace(opts, output=os.path.abspath(opts.output), quiet=True,
                                checkpoint=os.path.abspath(opts.checkpoint or default_checkpoint()))
-    if not ray.is_initialized():
-        try:
-            ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-        except (ConnectionError, RuntimeError, ValueError) as err:
-            raise WaifuError(f"cannot connect to Ray at '{address}' ({' '.join(str(err).split())[:160]}); "
-                             f"start one with `ray start --head` or pass its address") from None
+    ray = connect(address)
     count, actor_options = plan_workers(ray.cluster_resources(), workers or 1_000_000)
     count = workers or count
     Worker = ray.remote(**actor_options)(ShardWorker)
