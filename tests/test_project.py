@@ -20,6 +20,7 @@ from interpolate import networks, project  # noqa: E402
 from interpolate.errors import WaifuError  # noqa: E402
 from interpolate.formats.native import save_native  # noqa: E402
 from interpolate.projection.losses import psnr  # noqa: E402
+from test_render_cli import cli  # noqa: E402,F401  (the console script's entry point; its exit code)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -100,14 +101,6 @@ def test_an_image_does_not_depend_on_what_it_is_batched_with(G2):
 
 
 # --- the command line -------------------------------------------------------------------------------
-def cli(*args) -> int:
-    from interpolate.cli import main
-
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        return 0 if exc.code is None else exc.code
-    return 0
 
 
 @pytest.fixture(scope="module")

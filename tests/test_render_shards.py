@@ -10,19 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interpolate.cli import main
 from interpolate.render.ffmpeg import ffmpeg_exe
+from test_render_cli import cli  # noqa: E402  (the console script's entry point; its exit code)
 
 CLIP = ["--seeds", "1,2,3", "--frames", "7", "--loop", "--label", "-q"]     # 21 frames: parts of 7; captions by frame
 SIZE = ["--size", "native"]     # models under 256 px are upscaled by default; compare the native frames
-
-
-def cli(*args) -> int:
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        return 0 if exc.code is None else exc.code
-    return 0
 
 
 def render(*args) -> None:
