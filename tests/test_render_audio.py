@@ -283,21 +283,128 @@ def test_ctrl_c_with_a_song_leaves_nothing_and_no_ffmpeg(ckpt, song, tmp_path, m
     assert ffmpeg_children() == []
 
 
-def test_reel_muxes_its_song_and_refuses_beat_keys(ckpt, song, tmp_path, capsys):
+def test_reel_without_beat_keys_muxes_its_song(ckpt, song, tmp_path):
     path, _ = song
     os.symlink(path, tmp_path / "song.mp3")
     reel = tmp_path / "r.toml"
-    body = (f'[reel]\ncheckpoint = "{ckpt}"\noutput = "reel.mp4"\ndevice = "cpu"\nfps = {FPS}\naudio = "song.mp3"\n'
-            f'audio_start = 0.5\n{{extra}}[[segment]]\nkeys = "3,17"\nduration = 1.5\n')
-    reel.write_text(body.format(extra=""))
+    reel.write_text(f'[reel]\ncheckpoint = "{ckpt}"\noutput = "reel.mp4"\ndevice = "cpu"\nfps = {FPS}\n'
+                    f'audio = "song.mp3"\naudio_start = 0.5\n[[segment]]\nkeys = "3,17"\nduration = 1.5\n')
     assert cli("reel", reel, "-q") == 0
     out = tmp_path / "reel.mp4"
     assert len([t for t in tracks(out) if t["handler"] == "soun"]) == 1
-    frames = json.loads(Path(str(out) + ".json").read_text())["output"]["frames"]
+    side = json.loads(Path(str(out) + ".json").read_text())
+    assert side["output"]["frames"] == 31                              # the segment keeps its 1.5 s
+    assert abs(len(decoded_audio(out)) / RATE - 31 / FPS) <= 1 / FPS
+    assert "audio" not in side["path"]                                 # nothing analysed: muxed only
+    # reactions follow the song without beat keys too: the analysis is recorded, the timing kept
+    reel.write_text(reel.read_text().replace("audio_start = 0.5\n", "audio_start = 0.5\nreact_pulse = 0.5\n"))
+    assert cli("reel", reel, "-q", "-y") == 0
+    side = json.loads(Path(str(out) + ".json").read_text())
+    assert side["output"]["frames"] == 31 and side["path"]["audio"]["beat_keys"] is False
+    assert side["path"]["groups"][0]["reactions"]["pulse"]["strength"] == 0.5
+
+
+BEAT_REEL = """[reel]
+checkpoint = "{ckpt}"
+output = "{out}"
+device = "cpu"
+size = "native"
+fps = {fps}
+audio = "song.mp3"
+audio_start = 0.25
+audio_seconds = 4
+beats_per_key = 2
+{extra}
+[[segment]]
+keys = "3,17"
+title = "One"
+title_seconds = 0.5
+
+[[segment]]
+keys = "42"
+title = "Two"
+
+[[segment]]
+keys = "8"
+style = "coarse"
+"""
+
+
+def beat_reel(ckpt, song_file, tmp_path, out, extra="") -> Path:
+    """A reel of 3 segments (2 paths) on every 2nd beat of 4 s of the song, from 0.25 s."""
+    if not (tmp_path / "song.mp3").exists():
+        os.symlink(song_file, tmp_path / "song.mp3")
+    f = tmp_path / "beats.toml"
+    f.write_text(BEAT_REEL.format(ckpt=ckpt, out=out, fps=FPS, extra=extra))
+    return f
+
+
+def test_reel_keys_every_segment_on_the_beats_with_the_song(ckpt, song, tmp_path, capsys):
+    path, truth = song
+    f = beat_reel(ckpt, path, tmp_path, "reel.mp4")
+    assert cli("reel", f, "-q") == 0
+    out = tmp_path / "reel.mp4"
+    side = json.loads(Path(str(out) + ".json").read_text())
+    desc = side["path"]
+    # every key of every segment (3, 17 | 42 | 8) on every 2nd beat of the span, in reel time
+    beats = truth[(truth >= 0.25) & (truth < 4.25)] - 0.25
+    want = np.rint(beats[::2] * FPS)
+    keys = np.asarray(desc["key_frames"])
+    assert desc["key_labels"] == ["3", "17", "42", "8"] and len(keys) == len(want) == 4
+    assert np.abs(keys - want).max() <= 1, (keys, want)
+    assert [g["segments"] for g in desc["groups"]] == [[0, 1], [2]]   # the style change starts a new path
+    assert desc["groups"][1]["first_frame"] == keys[2]                # segment 3 starts on the beat of key 42
+    assert [t[0] for t in desc["titles"]] == [keys[0], keys[1]]       # titles on their segments' first beats
+    # the reel lasts the span: one AAC stream as long as the video, within a frame
+    frames = side["output"]["frames"]
+    assert frames == 80
+    audio = [t for t in tracks(out) if t["handler"] == "soun"]
+    video = next(t for t in tracks(out) if t["handler"] == "vide")
+    assert len(audio) == 1 and abs(video["duration"] - frames / FPS) < 1e-6
     assert abs(len(decoded_audio(out)) / RATE - frames / FPS) <= 1 / FPS
-    reel.write_text(body.format(extra="beats_per_key = 2\n"))
-    assert cli("reel", reel, "-q", "-y") == 2
-    assert "is not for reels" in capsys.readouterr().err
+    probe = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(out)], capture_output=True, text=True).stderr
+    assert sum("Audio: aac" in ln for ln in probe.splitlines()) == 1
+    # the sidecar records the analysis as render does
+    from interpolate.files import sha256_file
+
+    rec = desc["audio"]
+    assert rec["sha256"] == sha256_file(path) and abs(rec["tempo"] - 120) < 3 and rec["start"] == 0.25
+    assert rec["plan"]["every"] == "2 beats" and rec["beat_keys"] is True
+
+
+def test_reel_reactions_land_on_the_frame_of_the_click(ckpt, song, tmp_path):
+    path, truth = song
+    from test_reel import read_frames
+
+    assert cli("reel", beat_reel(ckpt, path, tmp_path, "plain"), "-q") == 0
+    assert cli("reel", beat_reel(ckpt, path, tmp_path, "hit", "react_pulse = 1.0"), "-q") == 0
+    plain, hit = read_frames(tmp_path / "plain"), read_frames(tmp_path / "hit")   # lossless PNG frames
+    assert plain.shape == hit.shape and plain.shape[0] == 80
+    diff = np.abs(plain - hit).reshape(80, -1).mean(axis=1)
+    # each click of the span, in every segment, peaks the reaction on its own frame of the reel
+    clicks = (truth[(truth >= 0.25) & (truth < 4.2)] - 0.25) * FPS
+    assert diff.max() > 1 and len(clicks) == 8
+    for c in clicks:
+        lo = int(round(c)) - 2
+        peak = lo + int(np.argmax(diff[lo:lo + 5]))
+        assert abs(peak - c) <= 1, (peak, c, diff[lo:lo + 5])
+    side = json.loads(Path(str(tmp_path / "hit") + ".json").read_text())
+    assert all(g["reactions"]["pulse"]["styles"] == "fine" for g in side["path"]["groups"])
+
+
+@pytest.mark.parametrize("extra, words", [
+    ("beats_per_key = 4", "need more key beats than the span"),
+    ("bars = 1\nbeats_per_key = 2", "give one of them"),
+])
+def test_bad_beat_reel_is_one_line_and_leaves_nothing(ckpt, song, tmp_path, capsys, extra, words):
+    f = tmp_path / "bad.toml"
+    f.write_text(beat_reel(ckpt, song[0], tmp_path, "out/reel.mp4").read_text().replace("beats_per_key = 2\n", extra + "\n"))
+    (tmp_path / "out").mkdir()
+    capsys.readouterr()
+    assert cli("reel", f) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and words in err[0], err
+    assert os.listdir(tmp_path / "out") == []
 
 
 @pytest.mark.parametrize("field, value, words", [

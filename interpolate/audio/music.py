@@ -92,18 +92,6 @@ def check_music_options(opts) -> None:
                          "(use --beats-per-key or --bars to set the pace)")
 
 
-def check_reel_music(opts) -> None:
-    """A reel muxes its [reel] audio (from audio_start, as long as the reel); its segments keep their own
-    durations, so beat keys and reactions are refused there in one line, and the song is checked now."""
-    if not opts.audio:
-        return
-    used = [f for f in MUSIC_FIELDS if getattr(opts, f) not in (None, 0, 0.0)]
-    if used:
-        raise WaifuError(f"'{used[0]}' is not for reels: a reel muxes its song but its segments keep their own "
-                         f"durations; plan them with 'waifu-morph beats SONG' (or render one path with --audio)")
-    check_song(opts)
-
-
 def check_song(opts) -> None:
     """Without analysing it: the music options, and that the song exists, decodes and reaches the
     span's start (batch --dry-run, reels)."""

@@ -24,7 +24,8 @@ moving layers change; the join is then continuous in position, and C1 when the s
 starts and ends at rest (smoothstep, sine, cubic).
 
 Reel-wide only (a segment cannot change them without a jump): checkpoint, psi, cutoff, noise, class,
-fps and every output field. `loop` is not used in reels.
+fps and every output field. `loop` is not used in reels. A [reel] song (audio, audio_start,
+audio_seconds) is muxed; beat keys (beats_per_key / bars) and reactions come from batch/reel_music.py.
 """
 
 from __future__ import annotations
@@ -154,6 +155,7 @@ class ReelPath:
         self.num_frames = groups[-1].first_frame + groups[-1].path.num_frames
         self.key_labels = [lab for g in groups for lab in (g.path.key_labels if g is groups[0] else g.path.key_labels[1:])]
         self.num_ws, self.w_dim = groups[0].path.num_ws, groups[0].path.w_dim
+        self.audio: dict | None = None                  # the song's analysis (batch.reel_music), for the sidecar
 
     @property
     def fps(self) -> float:
@@ -223,7 +225,7 @@ class ReelPath:
                 "groups": [{"first_frame": g.first_frame, "segments": [s.index for s in g.segments],
                             **{k: v for k, v in g.path.describe().items() if k not in ("keys",)}}
                            for g in self.groups],
-                "titles": [list(t) for t in self.titles]}
+                "titles": [list(t) for t in self.titles], **({"audio": self.audio} if self.audio else {})}
 
 
 def shape_of(opts: RenderOptions) -> tuple:
@@ -241,10 +243,11 @@ def group_segments(segments: list[Segment]) -> list[list[Segment]]:
     return groups
 
 
-def plan_reel(G, reel: Reel) -> ReelPath:
+def plan_reel(G, reel: Reel, music=None) -> ReelPath:
     """Plan every group of segments for generator G and chain them into one ReelPath.
 
     Each group's keys go to plan_path as in-memory W values (paths.WKey), labelled as the reel shows them.
+    `music` (batch.reel_music.ReelMusic) puts the keys on the song's beats and adds its reactions.
     """
     from ..paths import NoiseSchedule, WKey, load_keys, mix_layers, plan_path, resolve_style
 
@@ -255,7 +258,8 @@ def plan_reel(G, reel: Reel) -> ReelPath:
     planned: list[PlannedGroup] = []
     titles: list[tuple[int, int, str]] = []
     first_frame = 0
-    for segs in group_segments(reel.segments):
+    runs = group_segments(reel.segments)
+    for g, segs in enumerate(runs):
         head = segs[0].options
         moving = list(resolve_style(G, head.style, head.layers).moving)
         keys: list[WKey] = []
@@ -280,6 +284,9 @@ def plan_reel(G, reel: Reel) -> ReelPath:
                 keys.append(WKey(state.copy(), k.label))
                 state_label = k.label
             seg_key_counts.append(len(seg_keys))
+            if music is not None and music.beats and seg.duration is not None:
+                raise WaifuError(f"'duration' in {where}: with beats_per_key / bars in [reel] the song's beats set "
+                                 f"the timing; drop it")
             durations.extend(_segment_durations(seg, len(seg_keys), where))
         even = head.pace == "even"
         spec = dataclasses.replace(
@@ -287,6 +294,9 @@ def plan_reel(G, reel: Reel) -> ReelPath:
             durations=None if even else durations, frames=None,
             seconds=float(np.mean(durations)) if even else head.seconds,
             psi=opts.psi, psi_end=None, cutoff=opts.cutoff, noise="const", fps=fps, class_idx=opts.class_idx).path_spec()
+        if music is not None:
+            spec = music.place(spec, len(keys), first_frame, g == len(runs) - 1, head.hold,
+                               f"segment {segs[0].index + 1} of '{reel.path}'")
         path = plan_path(G, keys, spec)
         # where each segment starts: its first key's frame (key index = keys before it)
         starts, k = [], 0
@@ -299,8 +309,15 @@ def plan_reel(G, reel: Reel) -> ReelPath:
         planned.append(PlannedGroup(segments=segs, path=path, first_frame=first_frame))
         first_frame += path.num_frames - 1
     total = planned[-1].first_frame + planned[-1].path.num_frames
+    if music is not None:
+        music.envelopes(total)
+        for p in planned:
+            p.path = music.react(G, p.path, p.first_frame)
     noise = NoiseSchedule(opts.noise, opts.noise_seed, G.noise_shapes, fps, total, False, float(opts.noise_drift))
-    return ReelPath(planned, noise, fps, titles)
+    out = ReelPath(planned, noise, fps, titles)
+    if music is not None:
+        out.audio = music.record()
+    return out
 
 
 def _segment_durations(seg: Segment, transitions: int, where: str) -> list[float]:
@@ -350,13 +367,18 @@ def title_hook(path: ReelPath):
     return hook if path.titles else None
 
 
-def render_reel(G, reel: Reel, on_frames=None) -> int:
+def render_reel(G, reel: Reel, on_frames=None, console=None) -> int:
     """Plan and render a reel with a loaded generator; returns the number of frames written."""
-    from ..audio.music import check_reel_music
     from . import render_api
+    from .reel_music import reel_music
 
-    check_reel_music(reel.options)              # [reel] audio: muxed (segments keep their durations)
-    path = plan_reel(G, reel)
+    music = reel_music(reel.options)            # [reel] audio: beat keys and reactions (None: muxed only)
+    if music is not None and console is not None and not reel.options.quiet:
+        from rich.markup import escape
+
+        for note in music.notes():
+            console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+    path = plan_reel(G, reel, music)
     return render_api.render_path(G, path, reel.options, on_frames, frame_hook=title_hook(path))
 
 
@@ -375,4 +397,4 @@ def render_reel_file(reel_file, *, output: str | None = None, overwrite: bool = 
         changes["device"] = device
     reel.options = reel.options.updated(changes)
     G = render_api.load_model(reel.options.checkpoint, reel.options.device)
-    return render_reel(G, reel)
+    return render_reel(G, reel, console=console)
