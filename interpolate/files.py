@@ -10,7 +10,8 @@ target. On any error (or Ctrl-C) the temporary file is removed and an older file
     with atomic_write("out/recipe.toml", "w") as f:
         f.write(text)
 
-`sha256_file` is the one file hash (checkpoints in sidecars, batch resume, songs).
+`sha256_file` is the one file hash (checkpoints in sidecars, batch resume, songs);
+`NUMPY_READ_ERRORS` is what a damaged .npy/.npz can raise, for every reader of one.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ import errno
 import hashlib
 import os
 import tempfile
+import tokenize
+import zipfile
+import zlib
 from pathlib import Path
 from typing import IO, Iterator
 
@@ -85,6 +89,13 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", **open_kwargs) -> It
     with atomic_path(path) as tmp:
         with open(tmp, mode, **open_kwargs) as f:
             yield f
+
+
+# what numpy raises for a damaged .npy/.npz: a broken header is parsed with tokenize and ast; a damaged
+# zip member can be an unknown compression (NotImplementedError), "encrypted" (RuntimeError) or bad
+# deflate data (zlib.error). Every reader of a user's numpy file catches exactly these.
+NUMPY_READ_ERRORS = (OSError, EOFError, ValueError, TypeError, SyntaxError, tokenize.TokenError, zipfile.BadZipFile,
+                     NotImplementedError, RuntimeError, zlib.error)
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import math
 import os
-import zipfile
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import WaifuError
-from ..files import atomic_path
+from ..files import NUMPY_READ_ERRORS, atomic_path
 
 
 @dataclass
@@ -83,7 +82,7 @@ def load_directions(path: str | os.PathLike) -> Directions:
             arrays = {k: np.asarray(data[k]) for k in data.files}
     except WaifuError:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, TypeError, KeyError) as exc:
+    except (KeyError, *NUMPY_READ_ERRORS) as exc:
         raise WaifuError(f"'{name}' cannot be read as a directions .npz ({type(exc).__name__}); {again}") from None
     vectors, layers = arrays["directions"], arrays["layers"]
     num_ws, w_dim = _whole(arrays["num_ws"], "num_ws", name), _whole(arrays["w_dim"], "w_dim", name)

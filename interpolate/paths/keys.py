@@ -13,7 +13,6 @@ in W, by the path).
 from __future__ import annotations
 
 import os
-import tokenize
 import zipfile
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ import numpy as np
 import torch
 
 from ..errors import WaifuError
+from ..files import NUMPY_READ_ERRORS
 from ..seeds import parse_seeds, z_from_seed
 
 W_SUFFIXES = (".npy", ".npz")
@@ -157,8 +157,6 @@ def read_w_file(path: str, num_ws: int, w_dim: int) -> np.ndarray:
     return _w_rows(np.asarray(arr), name, num_ws, w_dim)
 
 
-# what numpy raises for a damaged .npy/.npz (a broken header is parsed with tokenize and ast)
-NUMPY_READ_ERRORS = (OSError, EOFError, ValueError, TypeError, SyntaxError, tokenize.TokenError, zipfile.BadZipFile)
 
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = b"PK\x03\x04"

@@ -30,7 +30,7 @@ import torch
 from ..errors import WaifuError
 from ..files import atomic_path
 from .interp import Curve, easing
-from .keys import NUMPY_READ_ERRORS
+from ..files import NUMPY_READ_ERRORS
 from .noise import NoiseSchedule
 from .styles import StylePlan, mix_layers
 from .timing import ArcTable, Timeline
