@@ -65,20 +65,7 @@ async function projectImage(file) {
   try {
     const res = await api(`/api/project?${query}`, undefined, { method: "POST", signal: ctrl.signal, body: file,
                           headers: { "X-Studio-Token": TOKEN, "Content-Type": "application/octet-stream" } });
-    const reader = res.body.getReader();
-    const decoder = new TextDecoder();
-    let buf = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buf += decoder.decode(value, { stream: true });
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const ev = JSON.parse(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-        projectEvent(file.name, ev);
-      }
-    }
+    await readEvents(res, (ev) => projectEvent(file.name, ev));
   } catch (e) {
     if (e.name === "AbortError") $("project-text").textContent = "stopped: nothing was written";
     else say(e.message, true);

@@ -13,28 +13,18 @@ async function render() {
   try {
     const res = await api("/api/render", { values: renderValues(), output: r.output, format: r.format,
                                            overwrite: r.overwrite }, { signal: ctrl.signal });
-    const reader = res.body.getReader();
-    const decoder = new TextDecoder();
-    let buf = "", total = 0;
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buf += decoder.decode(value, { stream: true });
-      let nl;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const ev = JSON.parse(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-        if (ev.state === "queued") $("render-text").textContent = `waiting: ${ev.ahead} render(s) ahead`;
-        if (ev.state === "progress") {
-          if (ev.total) total = ev.total;
-          $("progress").value = total ? ev.done / total : 0;
-          $("render-text").textContent = `${ev.done} / ${total} frames · ${ev.fps.toFixed(1)} frames/s`;
-        }
-        if (ev.state === "done") { studio.lastRender = ev; showResult(ev); }
-        if (ev.state === "error") { studio.lastRender = ev; say(ev.error, true); $("render-text").textContent = "failed"; }
-        if (ev.state === "cancelled") { studio.lastRender = ev; $("render-text").textContent = "stopped: nothing was written"; }
+    let total = 0;
+    await readEvents(res, (ev) => {
+      if (ev.state === "queued") $("render-text").textContent = `waiting: ${ev.ahead} render(s) ahead`;
+      if (ev.state === "progress") {
+        if (ev.total) total = ev.total;
+        $("progress").value = total ? ev.done / total : 0;
+        $("render-text").textContent = `${ev.done} / ${total} frames · ${ev.fps.toFixed(1)} frames/s`;
       }
-    }
+      if (ev.state === "done") { studio.lastRender = ev; showResult(ev); }
+      if (ev.state === "error") { studio.lastRender = ev; say(ev.error, true); $("render-text").textContent = "failed"; }
+      if (ev.state === "cancelled") { studio.lastRender = ev; $("render-text").textContent = "stopped: nothing was written"; }
+    });
   } catch (e) {
     if (e.name === "AbortError") $("render-text").textContent = "stopped: nothing was written";
     else say(e.message, true);

@@ -30,6 +30,24 @@ async function api(path, body, opts = {}) {
   return res;
 }
 
+// a job's reply is one JSON event per line (queued, progress, done, ...), streamed as it runs
+async function readEvents(res, onEvent) {
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += decoder.decode(value, { stream: true });
+    let nl;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const ev = JSON.parse(buf.slice(0, nl));
+      buf = buf.slice(nl + 1);
+      onEvent(ev);
+    }
+  }
+}
+
 function say(text, error = false) {
   const el = $("status");
   el.textContent = text;
