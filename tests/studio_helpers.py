@@ -91,3 +91,24 @@ def video_frames(path: Path) -> int:
 
     frames, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
     return frames
+
+
+def post_on_socket(studio, target: str, data: bytes, content_type: str):
+    """POST on a raw socket, so a test can drop the connection as a closed tab does."""
+    import socket
+
+    sock = socket.create_connection(("127.0.0.1", studio.port), timeout=120)
+    head = (f"POST {target} HTTP/1.1\r\nHost: 127.0.0.1:{studio.port}\r\nX-Studio-Token: {studio.token}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(data)}\r\n\r\n")
+    sock.sendall(head.encode() + data)
+    return sock
+
+
+def read_until(sock, words: bytes) -> bytes:
+    """Bytes from the socket up to (and past) `words`; fails if the server closes first."""
+    seen = b""
+    while words not in seen:
+        chunk = sock.recv(4096)
+        assert chunk, seen
+        seen += chunk
+    return seen

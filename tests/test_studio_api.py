@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 import threading
 from pathlib import Path
@@ -19,7 +18,8 @@ pytest.importorskip("starlette", reason="the studio extra is not installed: pip 
 pytest.importorskip("uvicorn", reason="the studio extra is not installed: pip install 'waifu-morph[studio]'")
 
 sys.path.insert(0, str(Path(__file__).parent))
-from studio_helpers import (cli, cli_command, cli_planned_frame, decode_png, hidden_files, request,  # noqa: E402
+from studio_helpers import (cli, cli_command, cli_planned_frame, decode_png, hidden_files, post_on_socket, read_until,  # noqa: E402
+                            request,
                             studio, tiny_checkpoint, video_frames)  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -225,23 +225,9 @@ def test_newer_frame_requests_supersede_waiting_ones(studio, monkeypatch):
 
 
 # --- renders -----------------------------------------------------------------------------------------
-def start_render(studio, body: dict) -> socket.socket:
+def start_render(studio, body: dict):
     """POST /api/render on a raw socket (so the test can drop the connection as a closed tab does)."""
-    data = json.dumps(body).encode()
-    sock = socket.create_connection(("127.0.0.1", studio.port), timeout=120)
-    head = (f"POST /api/render HTTP/1.1\r\nHost: 127.0.0.1:{studio.port}\r\nX-Studio-Token: {studio.token}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n")
-    sock.sendall(head.encode() + data)
-    return sock
-
-
-def read_until(sock: socket.socket, words: bytes) -> bytes:
-    seen = b""
-    while words not in seen:
-        chunk = sock.recv(4096)
-        assert chunk, seen
-        seen += chunk
-    return seen
+    return post_on_socket(studio, "/api/render", json.dumps(body).encode(), "application/json")
 
 
 LONG = {**VALUES, "frames": 400}

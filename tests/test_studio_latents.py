@@ -7,7 +7,6 @@ same guards as every other endpoint (token, work folder)."""
 from __future__ import annotations
 
 import json
-import socket
 import sys
 from pathlib import Path
 from urllib.parse import quote
@@ -19,7 +18,8 @@ pytest.importorskip("starlette", reason="the studio extra is not installed: pip 
 pytest.importorskip("uvicorn", reason="the studio extra is not installed: pip install 'waifu-morph[studio]'")
 
 sys.path.insert(0, str(Path(__file__).parent))
-from studio_helpers import (cli, cli_command, cli_planned_frame, decode_png, hidden_files, request,  # noqa: E402
+from studio_helpers import (cli, cli_command, cli_planned_frame, decode_png, hidden_files, post_on_socket, read_until,  # noqa: E402
+                            request,
                             studio, tiny_checkpoint, video_frames)  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -182,21 +182,8 @@ def test_project_refuses_no_token_big_uploads_and_names_outside_the_work_folder(
     assert not list(studio.workdir.iterdir())
 
 
-def start_project(studio, query: str, data: bytes) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", studio.port), timeout=120)
-    head = (f"POST /api/project?{query} HTTP/1.1\r\nHost: 127.0.0.1:{studio.port}\r\nX-Studio-Token: {studio.token}\r\n"
-            f"Content-Type: application/octet-stream\r\nContent-Length: {len(data)}\r\n\r\n")
-    sock.sendall(head.encode() + data)
-    return sock
-
-
-def read_until(sock: socket.socket, words: bytes) -> bytes:
-    seen = b""
-    while words not in seen:
-        chunk = sock.recv(4096)
-        assert chunk, seen
-        seen += chunk
-    return seen
+def start_project(studio, query: str, data: bytes):
+    return post_on_socket(studio, f"/api/project?{query}", data, "application/octet-stream")
 
 
 def test_projections_queue_with_renders_and_a_closed_tab_cancels_them(studio, clean_workdir):
