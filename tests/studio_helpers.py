@@ -112,3 +112,19 @@ def read_until(sock, words: bytes) -> bytes:
         assert chunk, seen
         seen += chunk
     return seen
+
+
+@pytest.fixture
+def clean_workdir(studio):
+    """The shared studio's work folder, emptied of files after the test."""
+    yield studio.workdir
+    for p in studio.workdir.iterdir():
+        if p.is_file() or p.is_symlink():
+            p.unlink()
+
+
+def error_of(body: bytes) -> str:
+    """The one-line error of a JSON reply (never a traceback)."""
+    msg = json.loads(body)["error"]
+    assert "\n" not in msg and "Traceback" not in msg
+    return msg

@@ -18,26 +18,12 @@ pytest.importorskip("starlette", reason="the studio extra is not installed: pip 
 pytest.importorskip("uvicorn", reason="the studio extra is not installed: pip install 'waifu-morph[studio]'")
 
 sys.path.insert(0, str(Path(__file__).parent))
-from studio_helpers import (cli, cli_command, cli_planned_frame, decode_png, hidden_files, post_on_socket, read_until,  # noqa: E402
+from studio_helpers import (clean_workdir, cli, cli_command, error_of, cli_planned_frame, decode_png, hidden_files, post_on_socket, read_until,  # noqa: E402
                             request,
                             studio, tiny_checkpoint, video_frames)  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 VALUES = {"keys": ["3", "7", "21"], "style": "fine", "frames": 6}
-
-
-@pytest.fixture
-def clean_workdir(studio):
-    yield studio.workdir
-    for p in studio.workdir.iterdir():
-        if p.is_file() or p.is_symlink():
-            p.unlink()
-
-
-def error_of(body: bytes) -> str:
-    msg = json.loads(body)["error"]
-    assert "\n" not in msg and "Traceback" not in msg
-    return msg
 
 
 # --- who may talk to it ------------------------------------------------------------------------------
