@@ -1,11 +1,13 @@
-"""The inference fast paths (networks.modconv, ops.upfirdn2d's fast branch) draw what the plain
-formulation draws: float32 within 1e-4 on [-1, 1]-scale images, for every architecture variant,
-batch 1 and batches, with and without noise; and a changed weight is picked up (no stale cache)."""
+"""The inference fast paths (networks.modconv, networks.winograd, networks.polyphase, ops.upfirdn2d's
+fast branch) draw what the plain formulation draws: float32 within 1e-4 on [-1, 1]-scale images, for
+every architecture variant, batch 1 and batches, with and without noise, with the Winograd and folded
+upsampling paths forced on for the small test models (they only pick them for wide layers); and a
+changed weight is picked up (no stale cache)."""
 
 import pytest
 import torch
 
-from interpolate.networks import build, ops
+from interpolate.networks import build, ops, polyphase, winograd
 from interpolate.networks.modconv import reference_ops
 from test_stylegan2 import perturbed as perturbed2
 from test_stylegan2 import small
@@ -13,6 +15,18 @@ from test_stylegan3 import R_KW, T_KW
 from test_stylegan3 import perturbed as perturbed3
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(params=["default", "winograd", "winograd-unfolded"])
+def layer_paths(request, monkeypatch):
+    """default: the shape rules pick (small models: direct and polyphase convolutions); winograd: every
+    3x3 layer and every foldable upsampling layer by Winograd; winograd-unfolded: upsampling by phases."""
+    if request.param != "default":
+        monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
+        monkeypatch.setattr(winograd, "MAX_WEIGHT_BYTES", 1 << 40)
+    if request.param == "winograd-unfolded":
+        monkeypatch.setattr(polyphase, "FOLD", False)
+    return request.param
 
 
 def agree(G, ws, **kw):
@@ -27,7 +41,7 @@ def agree(G, ws, **kw):
 
 @pytest.mark.parametrize("arch", ["skip", "resnet", "orig"])
 @pytest.mark.parametrize("n", [1, 3])
-def test_stylegan2_fast_path_agrees_with_the_plain_one(arch, n):
+def test_stylegan2_fast_path_agrees_with_the_plain_one(arch, n, layer_paths):
     G = perturbed2(small(arch, img_resolution=32, conv_clamp=2.0)).requires_grad_(False)
     ws = G.mapping(torch.randn(n, 8), truncation_psi=0.8)
     agree(G, ws)
@@ -39,14 +53,14 @@ def test_stylegan2_fast_path_agrees_with_the_plain_one(arch, n):
 
 @pytest.mark.parametrize("kw,seed", [(T_KW, 0), (R_KW, 1)])
 @pytest.mark.parametrize("n", [1, 2])
-def test_stylegan3_fast_path_agrees_with_the_plain_one(kw, seed, n):
+def test_stylegan3_fast_path_agrees_with_the_plain_one(kw, seed, n, layer_paths):
     G = perturbed3(kw, seed=seed).requires_grad_(False)
     ws = G.mapping(torch.randn(n, G.z_dim), torch.eye(max(G.c_dim, 1))[:n, :G.c_dim] if G.c_dim else None)
     agree(G, ws)
     agree(G, ws, fused_modconv=True)
 
 
-def test_cached_weights_follow_a_new_state_dict():
+def test_cached_weights_follow_a_new_state_dict(layer_paths):
     G = perturbed2(small(img_resolution=16)).requires_grad_(False)
     ws = G.mapping(torch.randn(2, 8))
     before = agree(G, ws)

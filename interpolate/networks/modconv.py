@@ -13,6 +13,12 @@ agree to float rounding; tests compare whole networks both ways, `reference_ops(
                    512 channels modulate activations, high resolutions with few channels build
                    weights. The choice is a function of the shapes only (deterministic).
   1x1 (ToRGB)      a batched matrix product with the per-sample weights.
+  wide 3x3         Winograd F(4x4, 3x3) (networks.winograd): three matrix products, the modulation
+                   folded into its tile gather, demodulation and bias into its last copy.
+  upsampling       no transposed convolution (networks.polyphase): the FIR folded into the kernel
+                   and run by Winograd where it applies, else one dense convolution per phase
+                   then the FIR as two 1-D passes.
+  layouts          weights cached in the layout the convolution wants (channels_last).
   bias, act        the activation gain folded into the demodulation coefficients and the bias
                    (lrelu(g v) = g lrelu(v) for g > 0), the bias added by the convolution itself
                    where it is the last op, noise / leaky ReLU / clamp applied in place.
@@ -27,7 +33,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from . import ops
+from . import ops, polyphase, winograd
 
 # Measured on CPU (oneDNN, one thread, StyleGAN2-256 at batch 1): the shared-weight convolution beats
 # per-sample weights even where those move 100x fewer numbers (its weight layout is reused), so a
@@ -129,12 +135,15 @@ def modulated_conv_act(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tens
                   flip_weight, groups=n)
         y = y.reshape(n, out_channels, *y.shape[2:])
     elif up > 1 and module is not None and resample_filter is not None:
-        xs = x * styles.to(x.dtype).reshape(n, in_channels, 1, 1)
-        y = _up_conv(xs, transposed_weight(module, weight, flip_weight, x.dtype), resample_filter, up, padding)
-        y = torch.addcmul(b.reshape(1, -1, 1, 1), y, coefs.to(x.dtype).reshape(n, out_channels, 1, 1))
+        y = _up_conv(x, weight, styles, coefs, b, up, padding, resample_filter, flip_weight, module)
+    elif up == 1 and module is not None and winograd.applies(x, weight.shape):
+        u = winograd.transformed_weight(module, weight, flip=not flip_weight)
+        y = winograd.conv3x3(x, u, padding, in_scale=styles, out_scale=coefs, bias=b)
     else:
         xs = x * styles.to(x.dtype).reshape(n, in_channels, 1, 1)
-        y = _conv(xs, weight.to(x.dtype), None, up, padding, resample_filter, flip_weight, groups=1)
+        cached = module is not None and up == 1
+        w = layout_weight(module, weight, xs, flip_weight) if cached else weight.to(x.dtype)
+        y = _conv(xs, w, None, up, padding, resample_filter, flip_weight or cached, groups=1)
         y = torch.addcmul(b.reshape(1, -1, 1, 1), y, coefs.to(x.dtype).reshape(n, out_channels, 1, 1))
     if noise is not None:
         y = y.add_(noise.to(y.dtype) * act_gain)
@@ -156,29 +165,37 @@ def _conv(x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None, up: int, 
     return y if bias is None else y.add_(bias.reshape(1, -1, 1, 1))
 
 
-
-def transposed_weight(module: torch.nn.Module, weight: torch.Tensor, flip_weight: bool, dtype: torch.dtype) -> torch.Tensor:
-    """[I, O, kh, kw] weight of the transposed convolution that `ops.conv2d_resample` runs for up > 1
-    (groups 1), contiguous, cached on `module` until weight changes."""
-    key = (weight.data_ptr(), weight._version, weight.device, dtype, flip_weight)
-    cache = module.__dict__.get("_wt_cache")
+def layout_weight(module: torch.nn.Module, weight: torch.Tensor, like: torch.Tensor, flip_weight: bool) -> torch.Tensor:
+    """weight in like's dtype and memory format (flipped unless flip_weight: F.conv2d correlates), cached
+    on `module` until weight changes: a channels_last convolution otherwise converts it on every call."""
+    memory_format = torch.channels_last if like.is_contiguous(memory_format=torch.channels_last) and \
+        not like.is_contiguous() else torch.contiguous_format
+    key = (weight.data_ptr(), weight._version, weight.device, like.dtype, memory_format, flip_weight)
+    cache = module.__dict__.get("_layout_cache")
     if cache is None or cache[0] != key:
         with torch.no_grad():
-            w = weight.to(dtype).transpose(0, 1)
-            if flip_weight and (w.shape[2] > 1 or w.shape[3] > 1):   # conv2d_resample flips for correlation
+            w = weight.detach().to(like.dtype)
+            if not flip_weight and (w.shape[2] > 1 or w.shape[3] > 1):
                 w = w.flip([2, 3])
-            cache = (key, w.contiguous())
-        module.__dict__["_wt_cache"] = cache
+            cache = (key, w.contiguous(memory_format=memory_format))
+        module.__dict__["_layout_cache"] = cache
     return cache[1]
 
 
-def _up_conv(x: torch.Tensor, w_t: torch.Tensor, f: torch.Tensor, up: int, padding: int) -> torch.Tensor:
-    """`ops.conv2d_resample(x, w, f, up=up, padding=padding)` (groups 1) with the prepared weight: strided
-    transposed convolution, then the low-pass filter (gain up^2)."""
-    kh, kw = w_t.shape[2:]
-    fh, fw = (int(f.shape[0]), int(f.shape[-1]))
-    px0, px1 = padding + (fw + up - 1) // 2 - (kw - 1), padding + (fw - up) // 2 - (kw - up)
-    py0, py1 = padding + (fh + up - 1) // 2 - (kh - 1), padding + (fh - up) // 2 - (kh - up)
-    pxt, pyt = max(min(-px0, -px1), 0), max(min(-py0, -py1), 0)
-    x = F.conv_transpose2d(x, w_t, stride=up, padding=[pyt, pxt])
-    return ops.upfirdn2d(x, f, padding=[px0 + pxt, px1 + pxt, py0 + pyt, py1 + pyt], gain=up ** 2)
+def _up_conv(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, coefs: torch.Tensor, b: torch.Tensor,
+             up: int, padding: int, f: torch.Tensor, flip_weight: bool, module: torch.nn.Module) -> torch.Tensor:
+    """b + coefs * ops.conv2d_resample(x * styles, weight, f, up=up, padding=padding) (groups 1): the FIR
+    folded into the phase kernels where the output interleaves exactly (by Winograd where it applies),
+    else the polyphase convolution and the FIR after it (see networks.polyphase)."""
+    n, in_channels, h, w = x.shape
+    kh, kw = weight.shape[2:]
+    pads = (polyphase.fold_padding(h, kh, f.shape[0], up, padding), polyphase.fold_padding(w, kw, f.shape[1], up, padding)) \
+        if f.ndim == 2 else (None, None)
+    folded_shape = (up * up * weight.shape[0], in_channels, -(-(kh + f.shape[0] - 1) // up), -(-(kw + f.shape[-1] - 1) // up))
+    if None not in pads and pads[0] == pads[1] and polyphase.FOLD and winograd.applies(x, folded_shape):
+        wc = polyphase.folded_weight(module, weight, f, up, flip_weight, x.dtype)
+        u = winograd.transformed_weight(module, wc, name="_winograd_up_cache")
+        return winograd.conv3x3(x, u, pads[0], in_scale=styles, out_scale=coefs, bias=b, up=up)
+    xs = x * styles.to(x.dtype).reshape(n, in_channels, 1, 1)
+    phases = polyphase.phase_weights(module, weight, up, flip_weight, x.dtype)
+    return polyphase.up_conv(xs, phases, (kh, kw), f, up, padding, scale=coefs, bias=b)

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError
-from . import modconv
+from . import modconv, winograd
 from .base import MixedPrecisionGenerator, broadcast_truncated
 from .filtered_lrelu import filtered_lrelu_fast, output_size
 from .stylegan3_filters import LayerSpec, design_lowpass_filter, frequency_schedule
@@ -239,20 +239,23 @@ class SynthesisLayer(nn.Module):
         if self.is_torgb:
             styles = styles * (1 / math.sqrt(self.in_channels * self.conv_kernel ** 2))
         x = x.to(dtype)
+        bias = self.bias.to(x.dtype)
         if modconv.fast_path(x):
-            x = self._fast_modconv(x, styles, fused_modconv)
+            x, bias = self._fast_modconv(x, styles, fused_modconv)
         else:
             x = modulated_conv2d(x, self.weight, styles, demodulate=not self.is_torgb, padding=self.conv_kernel - 1,
                                  input_gain=self.magnitude_ema.rsqrt(), fused=fused_modconv)
-        x = filtered_lrelu_fast(x, self.up_filter, self.down_filter, self.bias.to(x.dtype), up=self.up_factor,
+        x = filtered_lrelu_fast(x, self.up_filter, self.down_filter, bias, up=self.up_factor,
                                 down=self.down_factor, padding=self.padding, gain=1 if self.is_torgb else math.sqrt(2),
                                 slope=1 if self.is_torgb else 0.2, clamp=self.conv_clamp)
         assert x.shape[1:] == (self.out_channels, self.out_size, self.out_size), (x.shape, self.spec)
         return x
 
 
-    def _fast_modconv(self, x: torch.Tensor, styles: torch.Tensor, fused: bool | None) -> torch.Tensor:
-        """`modulated_conv2d` with the weight normalisation and its squared sums cached (see networks.modconv)."""
+    def _fast_modconv(self, x: torch.Tensor, styles: torch.Tensor,
+                      fused: bool | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(`modulated_conv2d`, the bias still to add) with the weight normalisation and its squared sums
+        cached (see networks.modconv); large 3x3 layers by Winograd (networks.winograd), which adds the bias."""
         n = x.shape[0]
         demodulate = not self.is_torgb
         weight, wsq = modconv.normalized_weight(self, self.weight, unit_rms=demodulate)
@@ -268,9 +271,12 @@ class SynthesisLayer(nn.Module):
             w = weight.unsqueeze(0) * (styles.unsqueeze(1) * coefs.unsqueeze(2)).reshape(n, self.out_channels, -1, 1, 1)
             w = w.reshape(n * self.out_channels, *weight.shape[1:]).to(x.dtype)
             y = F.conv2d(x.reshape(1, -1, *x.shape[2:]), w, padding=pad, groups=n)
-            return y.reshape(n, self.out_channels, *y.shape[2:])
+            return y.reshape(n, self.out_channels, *y.shape[2:]), self.bias.to(x.dtype)
+        if winograd.applies(x, weight.shape):
+            u = winograd.transformed_weight(self, weight)
+            return winograd.conv3x3(x, u, pad, in_scale=styles, out_scale=coefs, bias=self.bias), None
         y = F.conv2d(x * styles.to(x.dtype).reshape(n, -1, 1, 1), weight.to(x.dtype), padding=pad)
-        return y.mul_(coefs.to(x.dtype).reshape(n, self.out_channels, 1, 1))
+        return y.mul_(coefs.to(x.dtype).reshape(n, self.out_channels, 1, 1)), self.bias.to(x.dtype)
 
 
 class SynthesisNetwork(nn.Module):

@@ -1,0 +1,158 @@
+"""StyleGAN2's upsampling convolution (transposed conv, stride `up`, then the low-pass FIR) without
+the transposed convolution: CPU inference fast paths of `ops.conv2d_resample(..., up=up)`.
+
+Polyphase split: output pixel (up*m + a, up*q + b) of a stride-`up` transposed convolution with a
+k x k kernel sees only the taps a, a + up, ... of each axis, so the transposed convolution is one
+regular convolution per phase on the low-resolution input (the same multiplications, but dense
+convolutions, which oneDNN runs several times faster than its transposed one on CPU):
+
+    w_t[c, o, a, b]  = weight[o, c, a, b] (flipped when flip_weight)        transposed-conv weight
+    full[o, up i + a, up j + b] += x[c, i, j] w_t[c, o, a, b]              length (n - 1) up + k
+    phase a with taps t_a = ceil((k - a) / up):  full[o, up m + a] = sum_{j < t_a} xpad[m + j]
+        w_t[a + (t_a - 1 - j) up]   (xpad: x zero-padded by t_a - 1; one axis shown)
+
+`up_conv`: each phase's convolution is copied into its place of the zero-padded full output, then
+the FIR runs as two 1-D depthwise passes (with the output scale and bias folded in at batch 1).
+
+`folded_weight`: the FIR folded into the kernel instead (the full convolution of each k x k kernel
+with the filter, 6 x 6 for StyleGAN2), split into phases of ceil(6 / up) = 3 taps: one 3x3
+convolution with up^2 O channels whose phases interleave into the final output when the offsets
+are even (`fold_padding`); modconv runs it by Winograd (networks.winograd, `up=`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from . import ops
+
+FOLD = True          # fold the FIR into the kernel where modconv can run it by Winograd (tests turn it off)
+
+
+def _phases(w: torch.Tensor, up: int) -> torch.Tensor:
+    """[O, I, kh, kw] transposed-conv kernel (weight layout) -> [up^2 O, I, T, T] phase kernels."""
+    out_channels, in_channels, kh, kw = w.shape
+    ty, tx = math.ceil(kh / up), math.ceil(kw / up)
+    wp = w.new_zeros(up, up, out_channels, in_channels, ty, tx)
+    for a in range(up):
+        for b in range(up):
+            for jy in range(ty):
+                for jx in range(tx):
+                    ky, kx = a + (ty - 1 - jy) * up, b + (tx - 1 - jx) * up
+                    if ky < kh and kx < kw:
+                        wp[a, b, :, :, jy, jx] = w[:, :, ky, kx]
+    return wp.reshape(up * up * out_channels, in_channels, ty, tx)
+
+
+def _cached(module: torch.nn.Module, name: str, key: tuple, compute) -> torch.Tensor:
+    cache = module.__dict__.get(name)
+    if cache is None or cache[0] != key:
+        with torch.no_grad():
+            cache = (key, compute())
+        module.__dict__[name] = cache
+    return cache[1]
+
+
+def folded_weight(module: torch.nn.Module, weight: torch.Tensor, f: torch.Tensor, up: int, flip_weight: bool,
+                  dtype: torch.dtype) -> torch.Tensor:
+    """Phase kernels of the transposed convolution and the FIR (gain up^2) combined: the full 2-D
+    convolution of each [kh, kw] kernel with f, split into phases (float64 arithmetic), channels_last,
+    cached on `module` until weight changes."""
+    def compute():
+        w = weight.detach().to(torch.float64)
+        w = w.flip([2, 3]) if flip_weight else w
+        o, i, kh, kw = w.shape
+        fh, fw = f.shape
+        k = f.detach().to(device=w.device, dtype=torch.float64).flip([0, 1]) * (up * up)
+        full = F.conv2d(F.pad(w.reshape(o * i, 1, kh, kw), [fw - 1, fw - 1, fh - 1, fh - 1]), k[None, None])
+        return _phases(full.reshape(o, i, kh + fh - 1, kw + fw - 1), up).to(dtype).contiguous(
+            memory_format=torch.channels_last)
+    key = (weight.data_ptr(), weight._version, weight.device, dtype, up, flip_weight, f.data_ptr(), f._version)
+    return _cached(module, "_folded_cache", key, compute)
+
+
+def fold_padding(size: int, kernel: int, taps: int, up: int, padding: int) -> int | None:
+    """Padding of the folded phase convolution along one axis when its output interleaves into exactly
+    `ops.conv2d_resample`'s output (an even offset and size), else None."""
+    p0 = padding + (taps + up - 1) // 2 - (kernel - 1)            # FIR padding around the full output
+    p1 = padding + (taps - up) // 2 - (kernel - up)
+    full = (size - 1) * up + kernel
+    out = full + p0 + p1 - taps + 1
+    shift = taps - 1 - p0                                          # output p = combined full output [p + shift]
+    t = math.ceil((kernel + taps - 1) / up)
+    if shift % up or out % up:
+        return None
+    pad = t - 1 - shift // up
+    if pad < 0 or size + 2 * pad - t + 1 != out // up:
+        return None
+    return pad
+
+
+def phase_weights(module: torch.nn.Module, weight: torch.Tensor, up: int, flip_weight: bool,
+                  dtype: torch.dtype) -> list[tuple[int, int, torch.Tensor]]:
+    """Per phase (a, b): its own kernel [O, I, ta, tb] with only its taps (ta = ceil((kh - a) / up)),
+    channels_last, cached on `module` until weight changes."""
+    def compute():
+        w = weight.detach().to(dtype)
+        w = w.flip([2, 3]) if flip_weight else w
+        kh, kw = w.shape[2:]
+        # tap j of phase a (correlation order) is kernel index a + (t - 1 - j) up, t = its tap count
+        return [(a, b, w[:, :, a::up, b::up].flip([2, 3]).contiguous(memory_format=torch.channels_last))
+                for a in range(min(up, kh)) for b in range(min(up, kw))]
+    key = (weight.data_ptr(), weight._version, weight.device, dtype, up, flip_weight)
+    return _cached(module, "_phase_cache", key, compute)
+
+
+def up_conv(x: torch.Tensor, phases: list[tuple[int, int, torch.Tensor]], kernel: tuple[int, int], f: torch.Tensor,
+            up: int, padding: int, scale: torch.Tensor | None = None, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """bias + scale * ops.conv2d_resample(x, w, f, up=up, padding=padding) (groups 1) with
+    phases = phase_weights(w): one convolution per phase, each written into its place of the zero-padded
+    full transposed output, then the FIR. x [N, I, H, W]; scale [N, O]; bias [O]; channels_last result."""
+    n, _, h, w = x.shape
+    out_channels = phases[0][2].shape[0]
+    kh, kw = kernel
+    x = x.contiguous(memory_format=torch.channels_last)
+    fw, fh = int(f.shape[-1]), int(f.shape[0])
+    full_h, full_w = (h - 1) * up + kh, (w - 1) * up + kw
+    px0, px1 = padding + (fw + up - 1) // 2 - (kw - 1), padding + (fw - up) // 2 - (kw - up)
+    py0, py1 = padding + (fh + up - 1) // 2 - (kh - 1), padding + (fh - up) // 2 - (kh - up)
+    # the buffer holds the full output on a grid of up x up cells, plus the FIR's padding around it
+    cells_h, cells_w = -(-(full_h + max(py0, 0)) // up) + 1, -(-(full_w + max(px0, 0)) // up) + 1
+    buf = x.new_zeros(n, cells_h * up + max(py1, 0), cells_w * up + max(px1, 0), out_channels)
+    for a, b, k in phases:
+        ty, tx = k.shape[2:]
+        y = F.conv2d(x, k, padding=[ty - 1, tx - 1]).permute(0, 2, 3, 1)   # full[up m + a, up q + b], m < h + ty - 1
+        r0, c0 = max(py0, 0) + a, max(px0, 0) + b
+        buf[:, r0:r0 + up * y.shape[1]:up, c0:c0 + up * y.shape[2]:up].copy_(y)
+    top, left = max(-py0, 0), max(-px0, 0)
+    buf = buf[:, top:top + full_h + py0 + py1, left:left + full_w + px0 + px1]
+    return _blur(buf.permute(0, 3, 1, 2), f, up * up, scale, bias)
+
+
+def _blur(x: torch.Tensor, f: torch.Tensor, gain: float, scale: torch.Tensor | None,
+          bias: torch.Tensor | None) -> torch.Tensor:
+    """Valid true convolution of every channel with f (gain), then * scale [N, C] + bias [C]."""
+    n, c = x.shape[:2]
+    parts = ops._separate(f) if f.ndim == 2 else (f, f)
+    if parts is None:
+        y = ops.upfirdn2d(x, f, gain=gain)
+        fold = False
+    else:
+        fy, fx = (p.flip(0).to(x.dtype) * math.sqrt(gain) for p in parts)
+        ky = fy.reshape(1, 1, -1, 1).expand(c, 1, -1, 1)
+        fold = n == 1 and scale is not None
+        if fold:
+            ky = ky * scale.to(x.dtype).reshape(c, 1, 1, 1)
+        y = F.conv2d(x, ky.contiguous(), groups=c)
+        kx = fx.reshape(1, 1, 1, -1).expand(c, 1, 1, -1).contiguous()
+        y = F.conv2d(y, kx, bias.to(x.dtype) if (fold and bias is not None) else None, groups=c)
+    if fold:
+        return y
+    if scale is not None and bias is not None:
+        return torch.addcmul(bias.to(x.dtype).reshape(1, c, 1, 1), y, scale.to(x.dtype).reshape(n, c, 1, 1))
+    if scale is not None:
+        return y.mul_(scale.to(x.dtype).reshape(n, c, 1, 1))
+    return y.add_(bias.to(x.dtype).reshape(1, c, 1, 1)) if bias is not None else y
