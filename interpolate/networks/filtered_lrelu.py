@@ -134,8 +134,10 @@ def _upsample(x: torch.Tensor, fu: torch.Tensor | None, up: int, padding: tuple[
         h, w = x.shape[2] * up + py0 + py1 - k + 1, x.shape[3] * up + px0 + px1 - k + 1
         y = _pad_or_crop(y, 3, -(k - 1 - px0), w - (y.shape[3] - (k - 1 - px0)))
         return _pad_or_crop(y, 2, -(k - 1 - py0), h - (y.shape[2] - (k - 1 - py0)))
-    x = _upsample_axis(x, fu * (up * gain), up, px0, px1, dim=3)
-    return _upsample_axis(x, fu * up, up, py0, py1, dim=2)
+    # H first, on the smaller tensor: a transposed convolution along H is several times slower than
+    # along W in channels_last (measured on CPU), so it runs before W doubles the width.
+    x = _upsample_axis(x, fu * (up * gain), up, py0, py1, dim=2)
+    return _upsample_axis(x, fu * up, up, px0, px1, dim=3)
 
 
 def _downsample(x: torch.Tensor, fd: torch.Tensor | None, down: int) -> torch.Tensor:
