@@ -1,13 +1,13 @@
 """The inference fast paths (networks.modconv, networks.winograd, networks.polyphase, ops.upfirdn2d's
 fast branch) draw what the plain formulation draws: float32 within 1e-4 on [-1, 1]-scale images, for
-every architecture variant, batch 1 and batches, with and without noise, with the Winograd and folded
-upsampling paths forced on for the small test models (they only pick them for wide layers); and a
-changed weight is picked up (no stale cache)."""
+every architecture variant, batch 1 and batches, with and without noise, with the Winograd path
+forced on for the small test models too (only wide layers pick it); and a changed weight is picked
+up (no stale cache)."""
 
 import pytest
 import torch
 
-from interpolate.networks import build, ops, polyphase, winograd
+from interpolate.networks import build, ops, winograd
 from interpolate.networks.modconv import reference_ops
 from test_stylegan2 import perturbed as perturbed2
 from test_stylegan2 import small
@@ -17,15 +17,13 @@ from test_stylegan3 import perturbed as perturbed3
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.fixture(params=["default", "winograd", "winograd-unfolded"])
+@pytest.fixture(params=["default", "winograd"])
 def layer_paths(request, monkeypatch):
-    """default: the shape rules pick (small models: direct and polyphase convolutions); winograd: every
-    3x3 layer and every foldable upsampling layer by Winograd; winograd-unfolded: upsampling by phases."""
-    if request.param != "default":
+    """default: the shape rules pick (small models: direct convolutions); winograd: every stride-1 3x3
+    modulated layer by Winograd, as wide layers of real models are."""
+    if request.param == "winograd":
         monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
         monkeypatch.setattr(winograd, "MAX_WEIGHT_BYTES", 1 << 40)
-    if request.param == "winograd-unfolded":
-        monkeypatch.setattr(polyphase, "FOLD", False)
     return request.param
 
 

@@ -15,9 +15,8 @@ agree to float rounding; tests compare whole networks both ways, `reference_ops(
   1x1 (ToRGB)      a batched matrix product with the per-sample weights.
   wide 3x3         Winograd F(4x4, 3x3) (networks.winograd): three matrix products, the modulation
                    folded into its tile gather, demodulation and bias into its last copy.
-  upsampling       no transposed convolution (networks.polyphase): the FIR folded into the kernel
-                   and run by Winograd where it applies, else one dense convolution per phase
-                   then the FIR as two 1-D passes.
+  upsampling       no transposed convolution (networks.polyphase): one dense convolution per
+                   phase, then the FIR as two 1-D passes with demodulation and bias folded in.
   layouts          weights cached in the layout the convolution wants (channels_last).
   bias, act        the activation gain folded into the demodulation coefficients and the bias
                    (lrelu(g v) = g lrelu(v) for g > 0), the bias added by the convolution itself
@@ -27,8 +26,6 @@ float16 (CUDA's mixed precision) keeps the plain path with the official pre-norm
 """
 
 from __future__ import annotations
-
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -184,18 +181,9 @@ def layout_weight(module: torch.nn.Module, weight: torch.Tensor, like: torch.Ten
 
 def _up_conv(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, coefs: torch.Tensor, b: torch.Tensor,
              up: int, padding: int, f: torch.Tensor, flip_weight: bool, module: torch.nn.Module) -> torch.Tensor:
-    """b + coefs * ops.conv2d_resample(x * styles, weight, f, up=up, padding=padding) (groups 1): the FIR
-    folded into the phase kernels where the output interleaves exactly (by Winograd where it applies),
-    else the polyphase convolution and the FIR after it (see networks.polyphase)."""
-    n, in_channels, h, w = x.shape
-    kh, kw = weight.shape[2:]
-    pads = (polyphase.fold_padding(h, kh, f.shape[0], up, padding), polyphase.fold_padding(w, kw, f.shape[1], up, padding)) \
-        if f.ndim == 2 else (None, None)
-    folded_shape = (up * up * weight.shape[0], in_channels, -(-(kh + f.shape[0] - 1) // up), -(-(kw + f.shape[-1] - 1) // up))
-    if None not in pads and pads[0] == pads[1] and polyphase.FOLD and winograd.applies(x, folded_shape):
-        wc = polyphase.folded_weight(module, weight, f, up, flip_weight, x.dtype)
-        u = winograd.transformed_weight(module, wc, name="_winograd_up_cache")
-        return winograd.conv3x3(x, u, pads[0], in_scale=styles, out_scale=coefs, bias=b, up=up)
+    """b + coefs * ops.conv2d_resample(x * styles, weight, f, up=up, padding=padding) (groups 1): one dense
+    convolution per phase instead of the transposed convolution, then the FIR (see networks.polyphase)."""
+    n, in_channels = x.shape[:2]
     xs = x * styles.to(x.dtype).reshape(n, in_channels, 1, 1)
     phases = polyphase.phase_weights(module, weight, up, flip_weight, x.dtype)
-    return polyphase.up_conv(xs, phases, (kh, kw), f, up, padding, scale=coefs, bias=b)
+    return polyphase.up_conv(xs, phases, tuple(weight.shape[2:]), f, up, padding, scale=coefs, bias=b)

@@ -14,10 +14,8 @@ convolutions, which oneDNN runs several times faster than its transposed one on 
 `up_conv`: each phase's convolution is copied into its place of the zero-padded full output, then
 the FIR runs as two 1-D depthwise passes (with the output scale and bias folded in at batch 1).
 
-`folded_weight`: the FIR folded into the kernel instead (the full convolution of each k x k kernel
-with the filter, 6 x 6 for StyleGAN2), split into phases of ceil(6 / up) = 3 taps: one 3x3
-convolution with up^2 O channels whose phases interleave into the final output when the offsets
-are even (`fold_padding`); modconv runs it by Winograd (networks.winograd, `up=`).
+(Folding the FIR into the kernel instead, 3x3 phases of the 6x6 combined kernel run by Winograd,
+measured no faster on CPU at 32-128 px and slower at 256 px, so it is not done.)
 """
 
 from __future__ import annotations
@@ -29,22 +27,6 @@ import torch.nn.functional as F
 
 from . import ops
 
-FOLD = True          # fold the FIR into the kernel where modconv can run it by Winograd (tests turn it off)
-
-
-def _phases(w: torch.Tensor, up: int) -> torch.Tensor:
-    """[O, I, kh, kw] transposed-conv kernel (weight layout) -> [up^2 O, I, T, T] phase kernels."""
-    out_channels, in_channels, kh, kw = w.shape
-    ty, tx = math.ceil(kh / up), math.ceil(kw / up)
-    wp = w.new_zeros(up, up, out_channels, in_channels, ty, tx)
-    for a in range(up):
-        for b in range(up):
-            for jy in range(ty):
-                for jx in range(tx):
-                    ky, kx = a + (ty - 1 - jy) * up, b + (tx - 1 - jx) * up
-                    if ky < kh and kx < kw:
-                        wp[a, b, :, :, jy, jx] = w[:, :, ky, kx]
-    return wp.reshape(up * up * out_channels, in_channels, ty, tx)
 
 
 def _cached(module: torch.nn.Module, name: str, key: tuple, compute) -> torch.Tensor:
@@ -54,41 +36,6 @@ def _cached(module: torch.nn.Module, name: str, key: tuple, compute) -> torch.Te
             cache = (key, compute())
         module.__dict__[name] = cache
     return cache[1]
-
-
-def folded_weight(module: torch.nn.Module, weight: torch.Tensor, f: torch.Tensor, up: int, flip_weight: bool,
-                  dtype: torch.dtype) -> torch.Tensor:
-    """Phase kernels of the transposed convolution and the FIR (gain up^2) combined: the full 2-D
-    convolution of each [kh, kw] kernel with f, split into phases (float64 arithmetic), channels_last,
-    cached on `module` until weight changes."""
-    def compute():
-        w = weight.detach().to(torch.float64)
-        w = w.flip([2, 3]) if flip_weight else w
-        o, i, kh, kw = w.shape
-        fh, fw = f.shape
-        k = f.detach().to(device=w.device, dtype=torch.float64).flip([0, 1]) * (up * up)
-        full = F.conv2d(F.pad(w.reshape(o * i, 1, kh, kw), [fw - 1, fw - 1, fh - 1, fh - 1]), k[None, None])
-        return _phases(full.reshape(o, i, kh + fh - 1, kw + fw - 1), up).to(dtype).contiguous(
-            memory_format=torch.channels_last)
-    key = (weight.data_ptr(), weight._version, weight.device, dtype, up, flip_weight, f.data_ptr(), f._version)
-    return _cached(module, "_folded_cache", key, compute)
-
-
-def fold_padding(size: int, kernel: int, taps: int, up: int, padding: int) -> int | None:
-    """Padding of the folded phase convolution along one axis when its output interleaves into exactly
-    `ops.conv2d_resample`'s output (an even offset and size), else None."""
-    p0 = padding + (taps + up - 1) // 2 - (kernel - 1)            # FIR padding around the full output
-    p1 = padding + (taps - up) // 2 - (kernel - up)
-    full = (size - 1) * up + kernel
-    out = full + p0 + p1 - taps + 1
-    shift = taps - 1 - p0                                          # output p = combined full output [p + shift]
-    t = math.ceil((kernel + taps - 1) / up)
-    if shift % up or out % up:
-        return None
-    pad = t - 1 - shift // up
-    if pad < 0 or size + 2 * pad - t + 1 != out // up:
-        return None
-    return pad
 
 
 def phase_weights(module: torch.nn.Module, weight: torch.Tensor, up: int, flip_weight: bool,

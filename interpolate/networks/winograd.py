@@ -33,7 +33,7 @@ import torch
 POINTS = (0.0, 1.0, -1.0, 2.0, -0.5)
 M, R = 4, 3
 N_TILE = M + R - 1                   # 6: input tile side
-MIN_CHANNELS = 128                   # smaller layers: the direct convolution is as fast (measured on CPU)
+MIN_CHANNELS = 256                   # 128 channels: no faster than the direct convolution (measured on CPU)
 MAX_WEIGHT_BYTES = 40 << 20          # a larger transformed weight (36 I O floats) costs more to stream than it saves
 
 
@@ -74,10 +74,10 @@ def applies(x: torch.Tensor, weight_shape: Sequence[int]) -> bool:
         and x.dtype == torch.float32 and N_TILE * N_TILE * in_channels * out_channels * 4 <= MAX_WEIGHT_BYTES
 
 
-def transformed_weight(module: torch.nn.Module, weight: torch.Tensor, flip: bool = False,
-                       name: str = "_winograd_cache") -> torch.Tensor:
-    """U [36, I, O] = G w G^T per (O, I) (float64 arithmetic, float32 result), cached on `module` (as
-    `name`) until weight changes. flip: transform the spatially flipped weight (true convolution)."""
+def transformed_weight(module: torch.nn.Module, weight: torch.Tensor, flip: bool = False) -> torch.Tensor:
+    """U [36, I, O] = G w G^T per (O, I) (float64 arithmetic, float32 result), cached on `module` until
+    weight changes. flip: transform the spatially flipped weight (true convolution)."""
+    name = "_winograd_cache"
     key = (weight.data_ptr(), 0 if weight.is_inference() else weight._version, weight.device, flip)
     cache = module.__dict__.get(name)
     if cache is None or cache[0] != key:
@@ -93,17 +93,15 @@ def transformed_weight(module: torch.nn.Module, weight: torch.Tensor, flip: bool
 
 
 def conv3x3(x: torch.Tensor, u: torch.Tensor, padding: int, in_scale: torch.Tensor | None = None,
-            out_scale: torch.Tensor | None = None, bias: torch.Tensor | None = None, up: int = 1) -> torch.Tensor:
+            out_scale: torch.Tensor | None = None, bias: torch.Tensor | None = None) -> torch.Tensor:
     """bias + out_scale * conv2d(x * in_scale, w, padding=padding) with u = transformed_weight(w).
 
     x [N, I, H, W] (any memory format); in_scale [N, I], out_scale [N, O], bias [O] (optional); the
-    result [N, O, H + 2 padding - 2, W + 2 padding - 2] is channels_last. up > 1: the convolution has
-    up^2 O channels, phases (row, column) of an up-sampled image, interleaved into [N, O, up Ho, up Wo].
+    result [N, O, H + 2 padding - 2, W + 2 padding - 2] is channels_last.
     """
     n, c, h, w = x.shape
-    channels = u.shape[2]
-    assert u.shape == (N_TILE * N_TILE, c, channels) and channels % (up * up) == 0, (u.shape, x.shape, up)
-    o = channels // (up * up)
+    o = u.shape[2]
+    assert u.shape == (N_TILE * N_TILE, c, o), (u.shape, x.shape)
     ho, wo = h + 2 * padding - 2, w + 2 * padding - 2
     assert ho > 0 and wo > 0, (x.shape, padding)
     th, tw = -(-ho // M), -(-wo // M)
@@ -119,15 +117,14 @@ def conv3x3(x: torch.Tensor, u: torch.Tensor, padding: int, in_scale: torch.Tens
     tiles = x.new_empty(N_TILE, N_TILE, n, th, tw, c)
     tiles.copy_(xp.unfold(1, N_TILE, M).unfold(2, N_TILE, M).permute(4, 5, 0, 1, 2, 3))
     v = (kb @ tiles.view(N_TILE * N_TILE, -1)).view(N_TILE * N_TILE, n * th * tw, c)
-    prod = torch.bmm(v, u)                                          # [36, tiles, up^2 O]
-    y = (ka @ prod.view(N_TILE * N_TILE, -1)).view(M, M, n, th, tw, up, up, o).permute(2, 3, 0, 4, 1, 5, 6, 7)
-    out = x.new_empty(n, th * M * up, tw * M * up, o)               # [n, th, ry, a, tw, rx, b, o] in memory
-    view = out.view(n, th, M, up, tw, M, up, o).permute(0, 1, 2, 4, 5, 3, 6, 7)
-    scaled_copy(view, y, out_scale, bias)
-    return out[:, :ho * up, :wo * up].permute(0, 3, 1, 2)
+    prod = torch.bmm(v, u)                                          # [36, tiles, O]
+    y = (ka @ prod.view(N_TILE * N_TILE, -1)).view(M, M, n, th, tw, o).permute(2, 3, 0, 4, 1, 5)
+    out = x.new_empty(n, th * M, tw * M, o)
+    _scaled_copy(out.view(n, th, M, tw, M, o), y, out_scale, bias)
+    return out[:, :ho, :wo].permute(0, 3, 1, 2)
 
 
-def scaled_copy(dst: torch.Tensor, src: torch.Tensor, scale: torch.Tensor | None, bias: torch.Tensor | None) -> None:
+def _scaled_copy(dst: torch.Tensor, src: torch.Tensor, scale: torch.Tensor | None, bias: torch.Tensor | None) -> None:
     """dst = src * scale [N, O] + bias [O] in one pass; dst, src [N, ..., O] (channels last)."""
     n, o = dst.shape[0], dst.shape[-1]
     if scale is None and bias is None:
