@@ -2,6 +2,7 @@
 
     python bench/bench_official.py --official /tmp/stylegan3          # a checkout of NVlabs/stylegan3
     python bench/bench_official.py --official /tmp/stylegan3 --rounds 3 --skip-e2e
+    python bench/bench_official.py --official /tmp/stylegan3 --skip-e2e --threads 1 --models "StyleGAN3-T 64"
 
 Get the official code outside this repository (never commit it), e.g.
     git clone https://github.com/NVlabs/stylegan3 /tmp/stylegan3
@@ -20,7 +21,9 @@ cold process to the finished file: `waifu-morph render ckpt --seeds 0-2 --loop -
 kind='cubic', device=cpu)` (its only change: the device), both decoded back and compared (PSNR).
 
 The machine may be shared: every measurement alternates the two implementations (ABAB ...) for
---rounds rounds and the table shows the best round of each, and the ratio of the two.
+--rounds rounds and the table shows the best round of each, and the ratio of the two; for synthesis
+also the process's CPU time per image, which a loaded machine disturbs less than the wall clock
+(with several threads it includes OpenMP's spin-waits, on both sides).
 """
 
 from __future__ import annotations
@@ -85,17 +88,19 @@ def build_pair(official: Path, arch: str, module: str, kwargs: dict):
     return G_off, G_ours
 
 
-def seconds_per_image(fn, n: int) -> float:
-    t0 = time.perf_counter()
+def seconds_per_image(fn, n: int) -> tuple[float, float]:
+    """(wall, CPU) seconds per image: the CPU time of this process is what a loaded, shared machine
+    disturbs least (time spent waiting for a core does not count)."""
+    t0, c0 = time.perf_counter(), time.process_time()
     fn()
-    return (time.perf_counter() - t0) / n
+    return (time.perf_counter() - t0) / n, (time.process_time() - c0) / n
 
 
-def bench_synthesis(official: Path, rounds: int, images: int) -> list[dict]:
+def bench_synthesis(official: Path, rounds: int, images: int, models: dict) -> list[dict]:
     from interpolate.render.batching import rule_batch_size, synthesis_weights
 
     rows = []
-    for name, (arch, module, kwargs) in MODELS.items():
+    for name, (arch, module, kwargs) in models.items():
         G_off, G_ours = build_pair(official, arch, module, kwargs)
         res = kwargs["img_resolution"]
         batch = rule_batch_size(torch.device("cpu"), res * res, synthesis_weights(G_ours))
@@ -111,9 +116,11 @@ def bench_synthesis(official: Path, rounds: int, images: int) -> list[dict]:
                 t["ours"].append(seconds_per_image(one_ours, images))
                 if batch > 1:
                     t["ours_batched"].append(seconds_per_image(batched, images))
-        best = {k: min(v) for k, v in t.items() if v}
-        rows.append(dict(model=name, err=err, batch=batch, **best))
-        print(f"  {name}: official {best['official']:.3f} s, waifu-morph {best['ours']:.3f} s per image", flush=True)
+        best = {k: min(w for w, _ in v) for k, v in t.items() if v}
+        cpu = {f"{k}_cpu": min(c for _, c in v) for k, v in t.items() if v}
+        rows.append(dict(model=name, err=err, batch=batch, **best, **cpu))
+        print(f"  {name}: official {best['official']:.3f} s, waifu-morph {best['ours']:.3f} s per image "
+              f"(CPU {cpu['official_cpu']:.3f} s, {cpu['ours_cpu']:.3f} s)", flush=True)
     return rows
 
 
@@ -160,7 +167,11 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=2, help="images per synthesis measurement")
     ap.add_argument("--skip-e2e", action="store_true")
     ap.add_argument("--skip-synthesis", action="store_true")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads for the synthesis comparison (default: torch's)")
+    ap.add_argument("--models", default=",".join(MODELS), help="comma-separated subset of: " + ", ".join(MODELS))
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if not (args.official / "gen_video.py").is_file():
         sys.exit(f"{args.official} is not a checkout of NVlabs/stylegan3 (no gen_video.py)")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -168,14 +179,19 @@ def main() -> None:
           f"load average {load:.1f} at the start; ABAB x {args.rounds}", flush=True)
     lines = []
     if not args.skip_synthesis:
-        rows = bench_synthesis(args.official, args.rounds, args.images)
-        lines += ["| synthesis, s per image | official (batch 1) | waifu-morph batch 1 | speed-up | waifu-morph at its batch | max abs err |",
-                  "|---|---|---|---|---|---|"]
+        unknown = sorted(set(args.models.split(",")) - set(MODELS))
+        if unknown:
+            sys.exit(f"unknown model(s) {', '.join(unknown)}; expected some of {', '.join(MODELS)}")
+        rows = bench_synthesis(args.official, args.rounds, args.images, {m: MODELS[m] for m in args.models.split(",")})
+        lines += ["| synthesis, s per image | official (batch 1) | waifu-morph batch 1 | speed-up | waifu-morph at its batch "
+                  "| CPU s: official / waifu-morph (speed-up) | max abs err |",
+                  "|---|---|---|---|---|---|---|"]
         for r in rows:
             batched = f"{r['ours_batched']:.3f} (batch {r['batch']}, {r['official'] / r['ours_batched']:.2f}x)" \
                 if "ours_batched" in r else "batch 1"
             lines.append(f"| {r['model']} | {r['official']:.3f} | {r['ours']:.3f} | {r['official'] / r['ours']:.2f}x | "
-                         f"{batched} | {r['err']:.1e} |")
+                         f"{batched} | {r['official_cpu']:.3f} / {r['ours_cpu']:.3f} ({r['official_cpu'] / r['ours_cpu']:.2f}x) "
+                         f"| {r['err']:.1e} |")
     if not args.skip_e2e:
         with tempfile.TemporaryDirectory() as d:
             e = bench_end_to_end(args.official, args.rounds, Path(d))

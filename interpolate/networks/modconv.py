@@ -136,6 +136,10 @@ def modulated_conv_act(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tens
     elif up == 1 and module is not None and winograd.applies(x, weight.shape):
         u = winograd.transformed_weight(module, weight, flip=not flip_weight)
         y = winograd.conv3x3(x, u, padding, in_scale=styles, out_scale=coefs, bias=b)
+    elif n == 1 and up == 1 and module is not None:   # batch 1: modulate the (small) shared weight instead of x
+        w = layout_weight(module, weight, x, flip_weight)
+        w = w * (coefs.to(x.dtype).reshape(out_channels, 1, 1, 1) * styles.to(x.dtype).reshape(1, in_channels, 1, 1))
+        y = F.conv2d(x, w, b, padding=padding)
     else:
         xs = x * styles.to(x.dtype).reshape(n, in_channels, 1, 1)
         cached = module is not None and up == 1
@@ -184,6 +188,10 @@ def _up_conv(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, coefs:
     """b + coefs * ops.conv2d_resample(x * styles, weight, f, up=up, padding=padding) (groups 1): one dense
     convolution per phase instead of the transposed convolution, then the FIR (see networks.polyphase)."""
     n, in_channels = x.shape[:2]
-    xs = x * styles.to(x.dtype).reshape(n, in_channels, 1, 1)
     phases = polyphase.phase_weights(module, weight, up, flip_weight, x.dtype)
+    s = styles.to(x.dtype).reshape(n, in_channels, 1, 1)
+    if n == 1:                                   # modulate the (small) phase kernels instead of x
+        xs, phases = x, [(a, c, k * s) for a, c, k in phases]
+    else:
+        xs = x * s
     return polyphase.up_conv(xs, phases, tuple(weight.shape[2:]), f, up, padding, scale=coefs, bias=b)
