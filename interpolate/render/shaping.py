@@ -10,7 +10,7 @@ output pixel a weighted sum of the input pixels under a Lanczos-3 kernel whose s
 downscale factor (centres at (x + 0.5) * in/out, weights normalized per output pixel), the weights in
 fixed point with 22 fraction bits, each pass rounded half up and clipped to 0..255. Here the weights are
 computed the same way (`lanczos_taps`: the same double arithmetic, the same quantization) and each pass
-is the same integer arithmetic on the device: a gather of each tap and a multiply-add in int32 (which
+is the same integer arithmetic on the device: a gather of each tap (bytes) and a multiply-add in int32 (which
 cannot overflow: asserted per output pixel), then Pillow's shift and clip. Integer sums do not depend on
 their order, so the result equals Pillow's bit for bit on any device (tests/test_shaping.py checks it;
 bench/bench_shaping.py measures it).
@@ -104,14 +104,15 @@ class Resample1D:
         self.wt = wt.t().contiguous().to(device)
 
     def __call__(self, x: torch.Tensor, dim: int) -> torch.Tensor:
-        """x int32 (0..255) with the read input range along `dim` -> the pass, rounded and clipped (int32)."""
-        assert x.shape[dim] == self.last - self.first and x.dtype == torch.int32, (x.shape, dim, self.first, self.last)
+        """x uint8 with the read input range along `dim` -> the pass, rounded and clipped (uint8, like
+        Pillow's intermediate image). The taps are gathered as bytes and summed in int32."""
+        assert x.shape[dim] == self.last - self.first and x.dtype == torch.uint8, (x.shape, dim, self.first, self.last)
         view = [1] * x.dim()
         view[dim] = -1
-        acc = x.index_select(dim, self.idx[0]).mul_(self.wt[0].view(view)).add_(1 << (PRECISION_BITS - 1))
+        acc = torch.mul(x.index_select(dim, self.idx[0]), self.wt[0].view(view)).add_(1 << (PRECISION_BITS - 1))
         for j in range(1, self.taps):
             acc.addcmul_(x.index_select(dim, self.idx[j]), self.wt[j].view(view))
-        return acc.bitwise_right_shift_(PRECISION_BITS).clamp_(0, 255)
+        return acc.bitwise_right_shift_(PRECISION_BITS).clamp_(0, 255).to(torch.uint8)
 
 
 # --- the shaper ---------------------------------------------------------------------------------------
@@ -150,7 +151,7 @@ class DeviceShaper:
         g = self.geometry
         rows = (self.v.last - self.v.first) if self.v is not None else g.src_h
         cols = (self.x1 - self.x0) if self.h is not None else g.src_w
-        per_frame = 4 * 3 * (g.src_h * g.src_w + 3 * rows * cols + 2 * (self.y1 - self.y0) * cols)
+        per_frame = 3 * (2 * rows * cols * 5 + (self.y1 - self.y0) * cols * 10)      # bytes: taps + int32 sums
         return max(1, CHUNK_BYTES.get(self.device.type, CHUNK_DEFAULT) // per_frame)
 
     def _resize(self, frames: torch.Tensor) -> torch.Tensor:
@@ -160,14 +161,13 @@ class DeviceShaper:
             x = x[:, self.v.first:self.v.last]
         else:
             x = x[:, self.y0:self.y1]
-        x = x.to(torch.int32)
         if self.h is not None:
             x = self.h(x[:, :, self.h.first:self.h.last], dim=2)
         else:
             x = x[:, :, self.x0:self.x1]
         if self.v is not None:
             x = self.v(x, dim=1)
-        return x.to(torch.uint8)
+        return x
 
 
 # --- where shaping runs -------------------------------------------------------------------------------
