@@ -142,3 +142,22 @@ def test_reel_shapes_on_the_device_like_pillow(monkeypatch, tmp_path):
     host, device = both_places(monkeypatch, tmp_path, run)
     assert host.shape == device.shape and host.shape[1:] == (160, 90, 3)
     assert np.abs(host - device).max() <= 1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_render_shapes_on_the_device_like_the_host(monkeypatch, tmp_path):
+    monkeypatch.delenv(SHAPING_ENV, raising=False)
+    from interpolate.render.frames import Geometry as G
+
+    assert shaping_place(torch.device("cuda"), G(64, 64, 300, 170, "crop")) == "device"   # the default here
+
+    def run(out):
+        assert cli("render", "--seeds", "1-6", "--grid", "3x1", "--size", "300x170", "--fit", "crop", "--frames", "2",
+                   "--device", "cuda", "--precision", "fp32", "-q", "-o", f"{out}/") == 0
+
+    got = {}
+    for place in ("auto", "host"):
+        monkeypatch.setenv(SHAPING_ENV, place)
+        run(tmp_path / place)
+        got[place] = read_frames(tmp_path / place)
+    assert got["auto"].shape == got["host"].shape and np.abs(got["auto"] - got["host"]).max() <= 1
