@@ -175,7 +175,7 @@ def shaping_place(device: torch.device, geometry) -> str:
     """'device' (DeviceShaper before the host copy) or 'host' (Pillow on the writer thread).
 
     A fixed rule of the device, never a timing (and both places give the same bytes). CUDA: the device.
-    CPU: the host, where Pillow's fixed-point C code on the writer thread is 2-4x faster than the torch
+    CPU: the host, where Pillow's fixed-point C code on the writer thread was faster than the torch
     passes with 1 or 2 threads and overlaps the synthesis (bench/bench_shaping.py). MPS: the host, as
     before (untested there). WAIFU_MORPH_SHAPING=host|device overrides it (benchmarks, tests)."""
     place = os.environ.get(SHAPING_ENV, "auto").strip().lower() or "auto"
