@@ -199,3 +199,48 @@ def test_a_dropped_image_is_projected_and_becomes_a_key(page, studio, tmp_path):
     assert pg.text_content("#project-text").startswith("dropped.npz: PSNR ")
     assert pg.evaluate("window.studio.keys.map(k => k.token)")[-1] == "w:dropped.npz"
     assert pg.evaluate("window.studio.errors") == []
+
+
+def test_play_shows_the_planned_frames_at_the_paths_pace_and_a_scrub_stops_it(page, studio, tiny_checkpoint,
+                                                                                 tmp_path):
+    pg = page
+    plan = build_morph(pg, seconds="0.5", fps="20")          # 21 frames at 20 fps
+    assert plan["num_frames"] == 21
+    pg.select_option("#preview-fps", "6")                     # every 3rd frame
+    pg.click("#play")
+    pg.wait_for_function("window.studio.preview && window.studio.preview.log.length >= 3")
+    # what is on the canvas and which frame the page says it is, read in one go (no frame in between)
+    shown = pg.evaluate("""() => {
+        const c = document.getElementById('frame');
+        return {index: window.studio.shown.index, preview: window.studio.shown.preview, w: c.width, h: c.height,
+                px: Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)};
+    }""")
+    assert shown["preview"] is True and shown["index"] % 3 == 0 and shown["index"] > 0
+    got = np.array(shown["px"], np.uint8).reshape(shown["h"], shown["w"], 4)[:, :, :3]
+    want = cli_planned_frame(studio.engine.G, tiny_checkpoint,
+                             ["--seeds", ",".join(map(str, SEEDS)), "--style", "fine", "--seconds", "0.5", "--fps", "20"],
+                             shown["index"], tmp_path)
+    assert np.array_equal(got, want)
+    # the clip plays to its end (no loop) and stops there; no frame was shown before it was due
+    pg.wait_for_function("!window.studio.playing")
+    run = pg.evaluate("({order: window.studio.preview.order, k: window.studio.preview.k, log: window.studio.preview.log})")
+    assert run["k"] == 3 and run["order"] == [0, 3, 6, 9, 12, 15, 18, 20]
+    assert [e["index"] for e in run["log"]] == run["order"]
+    assert all(e["at"] >= e["due"] for e in run["log"])
+    assert all(b["due"] - a["due"] >= (b["index"] - a["index"]) * 50 - 1 for a, b in zip(run["log"], run["log"][1:]))
+    assert pg.input_value("#timeline") == "20"
+
+    # loop on: it plays round and round; a scrub supersedes it (the page aborts, the server stops)
+    pg.check("#loop")
+    pg.dispatch_event("#loop", "change")
+    pg.wait_for_function("window.studio.planValues.loop === true")
+    pg.click("#play")
+    pg.wait_for_function("window.studio.preview && window.studio.preview.done && "
+                         "window.studio.preview.log.length > window.studio.preview.order.length")   # looped
+    pg.fill("#timeline", "4")
+    pg.dispatch_event("#timeline", "input")
+    pg.wait_for_function("window.studio.shown && window.studio.shown.index === 4 && !window.studio.shown.preview")
+    assert pg.evaluate("window.studio.preview === null && !window.studio.playing")
+    previews = studio.app.previews
+    assert previews.current is None
+    assert pg.evaluate("window.studio.errors") == []

@@ -39,6 +39,7 @@ PATH_NAMES = ("interp", "space", "easing", "seconds", "frames", "hold", "loop", 
 OUTPUT_NAMES = ("size", "fit", "crf", "codec", "x264_preset", "gif_quality", "max_size", "label")
 FORMATS = ("mp4", "gif", "webp")
 PLAN_CACHE = 8
+PREVIEW_SHORT_SIDE = 256               # preview frames: the short side at most this (native when smaller)
 
 
 class Cancelled(Exception):
@@ -199,6 +200,24 @@ class Engine:
             frame = source.synthesize(index, index + 1)[0].cpu().numpy()
         assert frame.shape == (self.G.img_height, self.G.img_width, 3) and frame.dtype == np.uint8
         return frame, path.label(index)
+
+    # --- the low-resolution preview (studio/preview.py streams it) -------------------------------------
+    def preview_size(self) -> tuple[int, int]:
+        """(width, height) of preview frames: the short side at most PREVIEW_SHORT_SIDE, native when smaller."""
+        w, h = int(self.G.img_width), int(self.G.img_height)
+        scale = min(1.0, PREVIEW_SHORT_SIDE / min(w, h))
+        return max(1, round(w * scale)), max(1, round(h * scale))
+
+    def preview_frame(self, values: dict[str, Any], index: int) -> np.ndarray:
+        """uint8 [h, w, 3] of one planned frame at the preview size: the renderer's FrameSource, shrunk by the
+        renderer's own Geometry (Lanczos) when the model is larger than the preview."""
+        from ..render.frames import Geometry
+
+        frame, _ = self.frame(values, index)
+        w, h = self.preview_size()
+        frame = Geometry(frame.shape[1], frame.shape[0], w, h).apply(frame)
+        assert frame.shape == (h, w, 3) and frame.dtype == np.uint8
+        return np.ascontiguousarray(frame)
 
     def frame_png(self, values: dict[str, Any], index: int) -> tuple[bytes, str]:
         frame, label = self.frame(values, index)

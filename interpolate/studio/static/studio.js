@@ -219,6 +219,7 @@ async function doPlan() {
   const v = values();
   const enough = v.keys.length >= 2 || (v.keys.length === 1 && (v.loop || v.direction));
   if (!enough) {
+    stopPreview();
     studio.plan = null;
     $("timeline").max = 0; $("frame-text").textContent = "0 / 0"; $("command").value = "";
     return;
@@ -241,6 +242,8 @@ async function doPlan() {
     }
     $("command").value = plan.command;
     say(`${plan.num_frames} frames, ${plan.duration.toFixed(2)} s at ${plan.fps} fps`);
+    if (previewFits(v)) return;                                  // the preview playing is still this path
+    stopPreview();                                               // a settings change supersedes it
     showFrame(studio.frame, performance.now());
   } catch (e) { say(e.message, true); }
 }
@@ -261,6 +264,21 @@ function scrub(index, t0) {
   });
 }
 
+// raw RGB bytes (the server's frames) -> an ImageData for the canvas
+function rgbImage(rgb, w, h) {
+  const rgba = new Uint8ClampedArray(w * h * 4);
+  for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) {
+    rgba[j] = rgb[i]; rgba[j + 1] = rgb[i + 1]; rgba[j + 2] = rgb[i + 2]; rgba[j + 3] = 255;
+  }
+  return new ImageData(rgba, w, h);
+}
+
+function putFrame(image) {
+  const canvas = $("frame");
+  if (canvas.width !== image.width || canvas.height !== image.height) { canvas.width = image.width; canvas.height = image.height; }
+  canvas.getContext("2d").putImageData(image, 0, 0);
+}
+
 // Ask for one frame. The server keeps a latest-wins slot: while one frame is drawn, a newer request
 // replaces the waiting one (answered 204), so a fast drag never queues up. Stale answers are dropped.
 async function showFrame(index, t0) {
@@ -273,16 +291,9 @@ async function showFrame(index, t0) {
     if (res.status === 204) { studio.superseded++; return; }
     const tResponse = performance.now();
     const rgb = new Uint8Array(await res.arrayBuffer());          // raw RGB: nothing to decode
-    if (seq < studio.shownSeq) return;                            // a newer frame is already on screen
+    if (seq < studio.shownSeq || studio.playing) return;          // a newer frame (or the preview) is on screen
     studio.shownSeq = seq;
-    const w = Number(res.headers.get("x-width")), h = Number(res.headers.get("x-height"));
-    const rgba = new Uint8ClampedArray(w * h * 4);
-    for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) {
-      rgba[j] = rgb[i]; rgba[j + 1] = rgb[i + 1]; rgba[j + 2] = rgb[i + 2]; rgba[j + 3] = 255;
-    }
-    const canvas = $("frame");
-    if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
-    canvas.getContext("2d").putImageData(new ImageData(rgba, w, h), 0, 0);
+    putFrame(rgbImage(rgb, Number(res.headers.get("x-width")), Number(res.headers.get("x-height"))));
     $("caption").textContent = decodeURIComponent(res.headers.get("x-label") || "");
     $("frame-text").textContent = `${index} / ${studio.plan.num_frames - 1}`;
     requestAnimationFrame(() => {
@@ -293,27 +304,9 @@ async function showFrame(index, t0) {
   } catch (e) { say(e.message, true); }
 }
 
-let playing = false;
-async function play() {
-  if (!studio.plan) return;
-  playing = !playing;
-  $("play").textContent = playing ? "⏸" : "▶";
-  const fps = studio.plan.fps;
-  let last = performance.now();
-  while (playing && studio.plan) {
-    const now = performance.now();
-    const step = Math.max(1, Math.round(((now - last) / 1000) * fps));   // skip frames to keep time
-    last = now;
-    const next = (studio.frame + step) % studio.plan.num_frames;
-    $("timeline").value = next;
-    await showFrame(next, now);
-    const wait = 1000 / fps - (performance.now() - now);
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-  }
-}
-
 function step(d) {
   if (!studio.plan) return;
+  stopPreview();
   const n = Math.min(Math.max(studio.frame + d, 0), studio.plan.num_frames - 1);
   $("timeline").value = n;
   showFrame(n, performance.now());
@@ -350,7 +343,7 @@ function wire() {
   $("hold").oninput = replan;
   $("render-form").onchange = replan;
   $("clear-keys").onclick = () => { studio.keys = []; drawKeys(); replan(); };
-  $("timeline").oninput = () => scrub(Number($("timeline").value), performance.now());
+  $("timeline").oninput = () => { stopPreview(); scrub(Number($("timeline").value), performance.now()); };
   $("step-back").onclick = () => step(-1);
   $("step-next").onclick = () => step(1);
   $("play").onclick = play;
