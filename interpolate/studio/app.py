@@ -18,7 +18,8 @@
     POST /api/upload?name=      a W file (.npy/.npz, at most MAX_UPLOAD bytes) into the work folder
     POST /api/render            {values, output, format, overwrite} -> NDJSON progress lines; closing the
                                 connection (a closed tab, the Stop button) cancels it, nothing partial left
-    POST /api/recipe            {values, name, output?} -> writes NAME.toml for `render --preset`
+    POST /api/recipe            {values, name, output?, kind?} -> writes NAME.toml for `render --preset`, or
+                                with kind 'reel' a reel TOML for `waifu-morph reel` (notes: what it leaves out)
     (latents.py:)
     GET  /api/directions?name=  a directions .npz of the work folder: labels, eigenvalue shares, layers
     POST /api/directions        {style, name?, overwrite?} -> SeFa (interpolate.directions.sefa) on a style
@@ -28,8 +29,8 @@
                                 with the renders (one job at a time), cancelled by a closed connection
 
 `values` are the flat names of `render --help` plus `keys`: seed numbers, or 'w:NAME' for a W file
-in the work folder, and `direction` as 'NAME.npz:I' (a directions file of the work folder; one
-direction at a time, as `render --direction`) with `strength` 'A:B'.
+in the work folder, and `direction` as 'NAME.npz:I' (a directions file of the work folder, as
+`render --direction`) with `strength` 'A:B', or lists of both (several directions at once).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import html
 import json
+import shlex
 import sys
 import time
 import traceback
@@ -107,11 +109,15 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
             else:
                 raise WaifuError(f"key '{text}' is neither a seed number nor a W file of the work folder")
         values["keys"] = keys
-        if values.get("direction"):               # 'NAME.npz:I', a directions file of the work folder
+        if values.get("direction"):               # 'NAME.npz:I' or a list of them: directions files of the work folder
             from ..directions import parse_direction
 
-            name, index = parse_direction(str(values["direction"]))
-            values["direction"] = f"{confine(workdir, name, ('.npz',))}:{index}"
+            def inside(text: str) -> str:
+                name, index = parse_direction(str(text))
+                return f"{confine(workdir, name, ('.npz',))}:{index}"
+
+            given = values["direction"]
+            values["direction"] = [inside(d) for d in given] if isinstance(given, list) else inside(given)
         return values
 
     async def body_json(request: Request) -> dict[str, Any]:
@@ -298,12 +304,20 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
         output = body.get("output")
         if output:
             output = str(workdir / with_output_format(str(output), str(body.get("format") or "mp4")))
+        kind = str(body.get("kind") or "preset")
+        if kind not in ("preset", "reel"):
+            raise WaifuError(f"unknown recipe kind '{kind}'; use preset (render --preset) or reel (waifu-morph reel)")
         await compute.run(lambda: engine.describe(values))
-        text = engine.recipe_toml(values, output, description=str(body.get("description") or ""))
+        description = str(body.get("description") or "")
+        if kind == "reel":
+            text, notes = engine.reel_toml(values, output, description)
+            command = f"waifu-morph reel {shlex.quote(str(path))}"
+        else:
+            text, notes = engine.recipe_toml(values, output, description), []
+            command = f"waifu-morph render --preset {shlex.quote(str(path))}"
         with atomic_write(path, "w", encoding="utf-8") as f:
             f.write(text)
-        return JSONResponse({"name": path.name, "text": text,
-                             "command": f"waifu-morph render --preset {path}"})
+        return JSONResponse({"name": path.name, "kind": kind, "text": text, "notes": notes, "command": command})
 
     routes = [
         Route("/", index), Route("/static/{name}", static),

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shlex
 import tempfile
 import threading
 from collections import OrderedDict
@@ -155,14 +154,14 @@ class Engine:
         from ..paths import plan_path
 
         key = json.dumps(values, sort_keys=True, default=str)
-        direction = values.get("direction")
-        if direction:                               # a directions file rewritten on disk is read again
+        direction = values.get("direction") or []
+        for one in direction if isinstance(direction, list) else [direction]:   # a rewritten file is read again
             import os
 
             from ..directions import parse_direction
 
-            with contextlib.suppress(OSError):
-                st = os.stat(parse_direction(str(direction))[0])
+            with contextlib.suppress(OSError, WaifuError):
+                st = os.stat(parse_direction(str(one))[0])
                 key += f"|{st.st_mtime_ns}:{st.st_size}"
         with self._lock:
             if key in self._plans:
@@ -336,46 +335,23 @@ class Engine:
                 "fps": result.fps, "bytes": result.bytes, "wall_s": result.wall_s, "notes": result.notes,
                 "summary": result.summary()}
 
-    def recipe_values(self, values: dict[str, Any], output: str | None = None) -> dict[str, Any]:
-        """The flat values a preset TOML needs to repeat this (defaults left out)."""
-        opts = options(values, **({"output": output} if output else {}))
-        out = {"keys": list(opts.keys)}
-        out.update(non_defaults(opts, PATH_NAMES + OUTPUT_NAMES))
-        if output:
-            out["output"] = output
-        if not self.shipped:
-            out["checkpoint"] = self.checkpoint
-        return out
-
     def recipe_toml(self, values: dict[str, Any], output: str | None = None, description: str = "") -> str:
-        from ..presets import to_toml
+        """A preset TOML that `render --preset` takes unchanged (studio/recipes.py)."""
+        from .recipes import preset_toml
 
-        head = to_toml({"description": description or "saved from waifu-morph studio"})
-        return head + to_toml(self.recipe_values(values, output))
+        return preset_toml(self, values, output, description)
+
+    def reel_toml(self, values: dict[str, Any], output: str | None = None, description: str = "") -> tuple[str, list[str]]:
+        """(a reel TOML that `waifu-morph reel` takes unchanged, what a reel cannot carry)."""
+        from .recipes import reel_toml
+
+        return reel_toml(self, values, output, description)
 
     def command_line(self, values: dict[str, Any], output: str) -> str:
         """The `waifu-morph render ...` line that renders the same thing."""
-        rec = self.recipe_values(values, output)
-        words = ["waifu-morph", "render"]
-        if "checkpoint" in rec:
-            words.append(rec.pop("checkpoint"))
-        keys = rec.pop("keys")
-        seeds = [k for k in keys if k.isdigit()]
-        if seeds and len(seeds) == len(keys):
-            words += ["--seeds", ",".join(seeds)]
-        else:
-            words += ["--keys", ",".join(keys)]
-        for name, value in rec.items():
-            flag = "--" + name.replace("_", "-")
-            if name == "output":
-                words += ["-o", str(value)]
-            elif isinstance(value, bool):
-                words.append(flag if value else "--no-" + flag[2:])
-            elif isinstance(value, list):
-                words += [flag, ",".join(str(v) for v in value)]
-            else:
-                words += [flag, str(value)]
-        return " ".join(shlex.quote(w) for w in words)
+        from .recipes import command_line
+
+        return command_line(self, values, output)
 
 
 def with_output_format(name: str, fmt: str) -> str:

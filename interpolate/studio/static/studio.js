@@ -58,7 +58,7 @@ function say(text, error = false) {
 // --- the values the server plans from (the names of `render --help`) ---------------------------------
 function values() {
   const form = $("path-form");
-  const v = { keys: studio.keys.map((k) => k.token), loop: $("loop").checked, hold: num($("hold").value, 0) };
+  const v = { keys: studio.keys.map((k) => k.token), loop: $("loop").checked, hold: holds() };
   for (const el of form.elements) {
     if (!el.name) continue;
     if (el.type === "number") {
@@ -68,6 +68,12 @@ function values() {
   if (studio.classIdx !== undefined) v.class_idx = studio.classIdx;
   if (window.directionValues) Object.assign(v, window.directionValues());   // latents.js: the direction
   return v;
+}
+// one hold for every key, or (when a key has its own) one per key in key order, as `--hold 0,1.5,0`
+function holds() {
+  const every = num($("hold").value, 0);
+  if (!studio.keys.some((k) => k.hold !== null && k.hold !== undefined)) return every;
+  return studio.keys.map((k) => (k.hold === null || k.hold === undefined ? every : k.hold));
 }
 function num(text, fallback) { const n = Number(text); return text === "" || !isFinite(n) ? fallback : n; }
 function renderForm() {
@@ -184,7 +190,13 @@ function drawKeys() {
     li.draggable = true;
     li.dataset.index = i;
     li.innerHTML = (k.seed !== null ? `<img alt="" src="${seedURL(k.seed)}">` : `<div class="w">W</div>`) +
-      `<span title="${k.label}">${k.label}</span><button title="remove">×</button>`;
+      `<span title="${k.label}">${k.label}</span><button title="remove">×</button>` +
+      `<input class="key-hold" type="number" min="0" step="0.25" placeholder="hold" ` +
+      `title="seconds to hold on this key (empty: the hold for every key)">`;
+    const hold = li.querySelector(".key-hold");
+    hold.value = k.hold ?? "";
+    hold.onmousedown = (e) => e.stopPropagation();
+    hold.oninput = () => { k.hold = hold.value === "" ? null : Number(hold.value); replan(); };
     li.querySelector("button").onclick = (e) => { e.stopPropagation(); studio.keys.splice(i, 1); drawKeys(); replan(); };
     li.ondragstart = (e) => { e.dataTransfer.setData("text/plain", String(i)); };
     li.ondragover = (e) => { e.preventDefault(); li.classList.add("over"); };
