@@ -8,8 +8,9 @@ A scripted drag moves the mouse across the timeline at 60 Hz (one pointer event 
 event asks the server for that frame (the latest-wins slot drops the ones a newer one replaced). The
 page timestamps the input event and the moment its frame is decoded and painted (next animation
 frame), so a latency is what a user sees: request, planning (cached), synthesis, PNG, transfer,
-decode. "reply" is the part until the response arrived, "server" the time the server spent on it
-(waiting for the frame before it included). "seek" clicks on the timeline one place at a time, each after the last is shown (no contention).
+decode. The medians after p95 split it: "server" the time the server spent (waiting for the frame before
+it included), "reply" until the response headers arrived, "body" until its bytes were read, "drawn" until
+they were on the canvas (the rest, to "median", is the wait for the next paint). "seek" clicks on the timeline one place at a time, each after the last is shown (no contention).
 
 Needs the studio extra, Playwright for Python and a system Chromium (never downloaded).
 """
@@ -100,12 +101,12 @@ def seek(page, count: int) -> dict:
 
 def row(model: str, mode: str, result: dict) -> str:
     ms = [x["ms"] for x in result["lat"]]
-    server = [x["server_ms"] for x in result["lat"]]
-    response = [x["response_ms"] for x in result["lat"]]
     if not ms:
-        return f"| {model} | {mode} | 0 | - | - | - | - |"
+        return f"| {model} | {mode} | 0 | - | - | - | - | - | - |"
+    med = {k: statistics.median(x[k] for x in result["lat"]) for k in ("server_ms", "response_ms", "body_ms", "put_ms")}
     return (f"| {model} | {mode} | {len(ms)} of {result['asked']} | {statistics.median(ms):.0f} | "
-            f"{percentile(ms, 0.95):.0f} | {statistics.median(response):.0f} | {statistics.median(server):.0f} |")
+            f"{percentile(ms, 0.95):.0f} | {med['server_ms']:.0f} | {med['response_ms']:.0f} | {med['body_ms']:.0f} | "
+            f"{med['put_ms']:.0f} |")
 
 
 def main() -> None:
@@ -123,8 +124,8 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     from playwright.sync_api import sync_playwright
 
-    lines = ["| model | scrub | frames shown / timeline inputs | median ms | p95 ms | reply median ms | server median ms |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+    lines = ["| model | scrub | frames shown / timeline inputs | median ms | p95 ms | server | reply | body | drawn |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     with tempfile.TemporaryDirectory(prefix="bench-studio-") as tmp, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=args.chromium, args=ARGS)
         for model in args.models.split(","):

@@ -72,6 +72,26 @@ def non_defaults(opts: RenderOptions, names: tuple[str, ...]) -> dict[str, Any]:
     return {n: getattr(opts, n) for n in names if getattr(opts, n) != getattr(default, n)}
 
 
+@contextlib.contextmanager
+def page_threads(device):
+    """Torch threads for the page's frames, seeds and figures on a CPU: every usable core but one, which is
+    left to the browser and the server. One frame of a small model gains little from threads, and threads
+    that wait on a busy core lose a lot: on the loaded 2-core build machine a 64 px frame took a median
+    134 ms (p95 759 ms) with 2 threads and 22 ms (p95 55 ms) with 1. Left so (torch's thread count is
+    the process's): a render sets its own and restores this one after."""
+    import torch
+
+    from ..openmp import usable_cores
+
+    if getattr(device, "type", str(device)) != "cpu":
+        yield
+        return
+    wanted = max(1, usable_cores() - 1)
+    if torch.get_num_threads() != wanted:       # set once, not per frame: each change costs ~8 ms (the pool)
+        torch.set_num_threads(wanted)
+    yield
+
+
 def _png(frame: np.ndarray) -> bytes:
     import io
 
@@ -188,14 +208,13 @@ class Engine:
 
     def frame(self, values: dict[str, Any], index: int) -> tuple[np.ndarray, str]:
         """(uint8 [H, W, 3], caption) of one frame, drawn by the renderer's own FrameSource."""
-        from ..render.pipeline import FrameSource, cpu_threads
+        from ..render.pipeline import FrameSource
 
         path = self.plan(values)
         if not 0 <= index < path.num_frames:
             raise WaifuError(f"frame {index} is outside the clip (0-{path.num_frames - 1})")
         source = FrameSource(self.G, [path], precision="auto")        # what `render` uses by default
-        with cpu_threads(self.device):      # as when rendering: all cores but one (2 threads on the 2-core
-                                            # build machine ran a frame 10x slower than 1 beside the browser)
+        with page_threads(self.device):
             frame = source.synthesize(index, index + 1)[0].cpu().numpy()
         assert frame.shape == (self.G.img_height, self.G.img_width, 3) and frame.dtype == np.uint8
         return frame, path.label(index)
@@ -230,10 +249,8 @@ class Engine:
 
         if not 0 <= seed < 2 ** 32:
             raise WaifuError(f"seeds are 0-{2 ** 32 - 1}, got {seed}")
-        from ..render.pipeline import cpu_threads
-
         psi_r, cutoff = resolve_truncation(self.G, psi, None)
-        with cpu_threads(self.device):
+        with page_threads(self.device):
             ((_, image),) = list(render_seeds(self.G, [seed], psi_r, cutoff, "const", class_idx, batch_size=1))
         if image.shape[2] == 1:
             image = np.repeat(image, 3, axis=2)
@@ -242,14 +259,12 @@ class Engine:
     def mix_png(self, seeds: list[int], style: str, psi: float | None, noise: str = "const") -> bytes:
         """The style-mixing figure of `waifu-morph mix` with the seeds as rows and columns."""
         from ..render.figures import style_mixing
-        from ..render.pipeline import cpu_threads
-
         if len(seeds) < 1:
             raise WaifuError("the mixing figure needs seed keys; add seeds to the strip")
         seeds_text = ",".join(str(int(s)) for s in seeds[:6])
         with tempfile.TemporaryDirectory(prefix="waifu-studio-") as tmp:
             out = Path(tmp) / "mix.png"
-            with cpu_threads(self.device):
+            with page_threads(self.device):
                 style_mixing(self.checkpoint, rows=seeds_text, cols=seeds_text, style=style, psi=psi, noise=noise,
                              output=str(out), device=str(self.device), quiet=True,
                              cell=min(int(self.G.img_height), 256))    # the page scales it; no upscaled copy
