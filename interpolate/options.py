@@ -36,7 +36,7 @@ class RenderOptions:
     easing: str = "linear"                   # linear | smoothstep | sine | cubic, per transition
     seconds: float = 2.0                     # seconds per transition (ignored when frames is set)
     frames: int | None = None                # frames per transition
-    hold: float = 0.0                        # seconds held on each keyframe
+    hold: float | list[float] = 0.0          # seconds held on every key, or a list: one per key in key order
     loop: bool = False                       # return to the first key, seamlessly
     pace: str = "key"                        # key (equal time per transition) | even (arc length in W)
     style: str = "all"                       # all | coarse | middle | fine | cascade | cascade-reverse

@@ -73,7 +73,7 @@ def render(
     seconds: float = typer.Option(2.0, "--seconds", help="Seconds per transition (ignored when --frames or --durations is set).", rich_help_panel="Motion"),
     frames: Optional[int] = typer.Option(None, "--frames", help="Frames per transition (instead of --seconds).", rich_help_panel="Motion"),
     durations: Optional[str] = typer.Option(None, "--durations", help="Seconds of each transition, e.g. 2,1,3 (one per transition).", rich_help_panel="Motion"),
-    hold: float = typer.Option(0.0, "--hold", help="Seconds to hold still on each keyframe.", rich_help_panel="Motion"),
+    hold: str = typer.Option("0", "--hold", help="Seconds to hold still on each keyframe: one number for every key (--hold 0.5), or one per key in key order (--hold 0,1.5,0; with --loop too). A key is shown on round(seconds x fps) + 1 frames; without --loop the last key's hold is the still the clip ends on. With --audio: one number.", rich_help_panel="Motion"),
     loop: bool = typer.Option(False, "--loop/--no-loop", help="Return to the first key so the clip loops seamlessly.", rich_help_panel="Motion"),
     pace: str = typer.Option("key", "--pace", help="key: equal time per transition; even: equal speed in W (arc length).", rich_help_panel="Motion"),
     psi: Optional[float] = typer.Option(None, "--psi", help="Truncation psi (default: the checkpoint's own setting, see `info`, else 1 = off; 0.7 gives cleaner, less varied images).", rich_help_panel="Truncation and noise"),
@@ -132,6 +132,8 @@ def render(
       waifu-morph render --seeds 0-11 --grid 3x2 --label --size 1080x1920 --fit crop -o grid.mp4
 
       waifu-morph render --seeds 1,2 --style cascade --frames 60 -o frames/%05d.png
+
+      waifu-morph render --seeds 3,17,42 --hold 0,1.5,0 -o pause-on-17.mp4
 
       waifu-morph render --from waifu.mp4.json -o again.mp4
 

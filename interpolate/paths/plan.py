@@ -73,7 +73,6 @@ def validate(G, keys, spec: PathSpec) -> list:
         raise WaifuError(f"unknown noise mode '{nz.mode}'; use one of {', '.join(NOISE_MODES)}")
     fps = _finite("fps", t.fps, 0, strict=True)
     _finite("seconds", t.seconds, 0, strict=True)
-    _finite("hold", t.hold, 0)
     if tr.psi is not None:
         check_psi(tr.psi, "--psi")
     if tr.psi_end is not None:
@@ -97,6 +96,7 @@ def validate(G, keys, spec: PathSpec) -> list:
     if len(entries) == 1 and not t.loop and walk is None:
         raise WaifuError("a morph needs at least two keyframes; add seeds or W files (e.g. --seeds 3,17), "
                          "or pass --loop to animate one key (with --noise smooth), or walk one with --direction")
+    check_hold(t.hold, len(entries), t.key_timing is not None)
     walked_keys = 2 if walk is not None and len(entries) == 1 and not t.loop else len(entries)
     transitions = num_transitions(walked_keys, t.loop)
     if t.durations is not None:
@@ -118,6 +118,28 @@ def validate(G, keys, spec: PathSpec) -> list:
     if t.frames is None and t.durations is None:
         seconds_to_seg_frames([t.seconds] * transitions, fps)
     return entries
+
+
+def check_hold(hold, num_keys: int, placed: bool = False) -> None:
+    """--hold: seconds >= 0 on every key (a number), or one per key in key order (a list)."""
+    if not isinstance(hold, (list, tuple)):
+        _finite("hold", hold, 0)
+        return
+    if placed:
+        raise WaifuError("keys on the beats of a song take one --hold for every key, not one per key; "
+                         "give one number (e.g. --hold 0.25)")
+    if len(hold) != num_keys:
+        raise WaifuError(f"--hold gives {len(hold)} holds for {num_keys} keys; give one per key in order "
+                         f"(e.g. --hold 0,1.5,0) or one number for every key")
+    for h in hold:
+        _finite("hold", h, 0)
+
+
+def hold_frames(hold, fps: float) -> int | tuple[int, ...]:
+    """Seconds held (a number, or one per key) -> whole frames held after each key's arrival."""
+    if isinstance(hold, (list, tuple)):
+        return tuple(int(round(float(h) * fps)) for h in hold)
+    return int(round(float(hold) * fps))
 
 
 def direction_walk(G, spec: PathSpec):
@@ -157,13 +179,20 @@ def plan_path(G, keys, spec: PathSpec | None = None, *, durations: list[float] |
         spec = spec.replace(durations=[float(d) for d in durations], frames=None)
     entries = validate(G, keys, spec)
     t, st, tr = spec.timing, spec.styles, spec.truncation
-    keys_ = resolve_entries(G, shuffle_keys(entries, spec.shuffle_seed), spec.class_idx)
+    holds = list(t.hold) if isinstance(t.hold, (list, tuple)) else None     # per key: it moves with its key
+    if holds is None:
+        keys_ = resolve_entries(G, shuffle_keys(entries, spec.shuffle_seed), spec.class_idx)
+    else:
+        pairs = shuffle_keys(list(zip(entries, holds)), spec.shuffle_seed)
+        keys_ = resolve_entries(G, [e for e, _ in pairs], spec.class_idx)
+        holds = [h for _, h in pairs]
     placed = t.key_timing                        # keys placed from outside (music): cycle the keys to fit
     if placed is not None:
         keys_ = [keys_[i % len(keys_)] for i in range(placed.num_keys(bool(t.loop)))]
     walk = direction_walk(G, spec)
     if walk is not None and len(keys_) == 1 and not t.loop:
         keys_ = keys_ * 2                        # a walk on one key: one transition from the key to itself
+        holds = holds * 2 if holds is not None else None
     space = resolve_space(spec.interp, spec.space, any(k.seed is None for k in keys_))
     style = resolve_style(G, st.style, st.layers)
     base = resolve_entry(G, *base_entry(G, st.base), spec.class_idx) if st.base is not None else keys_[0]
@@ -184,7 +213,7 @@ def plan_path(G, keys, spec: PathSpec | None = None, *, durations: list[float] |
         to_w = None
 
     psi, cutoff = resolve_truncation(G, tr.psi, tr.cutoff)
-    hold_frames = placed.hold_frames if placed else int(round(float(t.hold) * fps))
+    held = placed.hold_frames if placed else hold_frames(t.hold if holds is None else holds, fps)
     seg_frames = segment_frames(t, S)
     arc = None
     if t.pace == "even":                         # (placed keys keep their frames: even pace within each)
@@ -192,7 +221,7 @@ def plan_path(G, keys, spec: PathSpec | None = None, *, durations: list[float] |
         if placed is None:
             seg_frames = even_seg_frames(arc.lengths, sum(seg_frames))
         arc.equalize_chords(seg_frames, lambda seg, u: _chords(curve, to_w, moving, seg, u))
-    timeline = Timeline(fps=fps, hold_frames=hold_frames, seg_frames=tuple(seg_frames), loop=loop,
+    timeline = Timeline(fps=fps, hold_frames=held, seg_frames=tuple(seg_frames), loop=loop,
                         lead_frames=placed.lead_frames if placed else 0, tail_frames=placed.tail_frames if placed else 0)
 
     evaluator = PathEvaluator(timeline=timeline, curve=curve, to_w=to_w, key_ws=key_ws, base_w=base.w, style=style,

@@ -13,6 +13,12 @@ A direction walk: `direction` ('dirs.npz:2', or in memory a (Directions, index) 
 directions.walk.DirectionWalk) and `strength` ('-3:3', a number, or (A, B)); plan_path turns them into
 a DirectionWalk that `PathEvaluator.edit` adds after style mixing and before truncation.
 
+Per-key hold: `Timing.hold` is seconds on every key (a number) or a tuple with one per key, in the
+order the keys are given (with --loop too; the hold belongs to its key, so --shuffle-seed moves it
+with the key). Key i is shown exactly on round(hold_i * fps) + 1 frames from its arrival; without
+--loop the last key's hold is the still the clip ends on. Flat schema `hold`: a number or a list.
+Keys placed from outside (music beats) take one number only.
+
 Externally timed transitions (music beats) are `Timing.key_timing` (paths.timing.KeyTiming: lead
 frames, frames per transition, tail frames), read by `plan.segment_frames`; the keys are cycled to the
 number it places.
@@ -32,7 +38,7 @@ class Timing:
     seconds: float = 2.0                      # per transition (ignored when frames or durations is set)
     frames: int | None = None                 # frames per transition
     durations: tuple[float, ...] | None = None   # seconds of each transition
-    hold: float = 0.0                         # seconds held on each keyframe
+    hold: float | tuple[float, ...] = 0.0     # seconds held on every key, or one per key in key order
     loop: bool = False
     pace: str = "key"                         # key | even
     key_timing: KeyTiming | None = None       # keys placed from outside in frames (music: on beats); not a
@@ -82,7 +88,7 @@ class PathSpec:
         for name, (part, attr) in FLAT.items():
             if name in values:
                 v = values[name]
-                parts[part][attr] = tuple(v) if name == "durations" and v is not None else v
+                parts[part][attr] = tuple(v) if name in LISTS and isinstance(v, (list, tuple)) else v
         top = parts.pop("")
         return cls(**top, timing=Timing(**parts["timing"]), styles=Styles(**parts["styles"]),
                    truncation=Truncation(**parts["truncation"]), noise=Noise(**parts["noise"]))
@@ -92,7 +98,7 @@ class PathSpec:
         out = {}
         for name, (part, attr) in FLAT.items():
             v = getattr(getattr(self, part) if part else self, attr)
-            out[name] = list(v) if name == "durations" and v is not None else v
+            out[name] = list(v) if name in LISTS and isinstance(v, (list, tuple)) else v
         return out
 
     def replace(self, **flat_changes) -> "PathSpec":
@@ -111,5 +117,8 @@ FLAT: dict[str, tuple[str, str]] = {
     "noise_drift": ("noise", "drift"), "class_idx": ("", "class_idx"), "durations": ("timing", "durations"),
     "fps": ("timing", "fps"), "direction": ("", "direction"), "strength": ("", "strength"),
 }
+
+# flat names whose lists are tuples in the (frozen, hashable) spec
+LISTS = ("durations", "hold")
 
 __all__ = ["PathSpec", "Timing", "Styles", "Truncation", "Noise", "FLAT"]

@@ -84,7 +84,12 @@ def grid_options(opts: RenderOptions, cols: int, rows: int) -> list[RenderOption
     if len(tokens) < need or len(tokens) % cells:
         raise WaifuError(f"--grid {cols}x{rows} splits the keys into {cells} equal runs (one per cell, at least "
                          f"{need // cells} each); got {len(tokens)} keys, e.g. pass --seeds 0-{2 * cells - 1}")
-    return [dataclasses.replace(opts, keys=tokens[i * per:(i + 1) * per]) for i in range(cells)]
+    hold = opts.hold
+    if isinstance(hold, (list, tuple)) and len(hold) != len(tokens):
+        raise WaifuError(f"--hold gives {len(hold)} holds for {len(tokens)} keys; with --grid give one per key "
+                         f"(split with them, one run per cell) or one number for every key")
+    cell_hold = (lambda i: list(hold[i * per:(i + 1) * per])) if isinstance(hold, (list, tuple)) else (lambda i: hold)
+    return [dataclasses.replace(opts, keys=tokens[i * per:(i + 1) * per], hold=cell_hold(i)) for i in range(cells)]
 
 
 def render(opts: RenderOptions, console=None, sidecar_data: dict | None = None) -> RenderResult:
