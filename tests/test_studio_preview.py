@@ -132,3 +132,32 @@ def test_a_closed_connection_stops_the_preview(studio):
     drawn = previews.drawn
     assert request(studio, "GET", "/api/info")[0] == 200
     assert previews.drawn == drawn < 900 and previews.current is None
+
+
+def test_a_model_larger_than_256_px_is_previewed_at_256_by_the_renderers_resize(tmp_path):
+    """A 512 px model: preview frames are 256 px, the frame the page scrubs to shrunk as `render --size` does."""
+    import torch
+
+    from interpolate.formats.native import save_native
+    from interpolate.networks import build
+    from interpolate.render.frames import Geometry
+    from interpolate.studio.server import Studio
+    from studio_helpers import decode_png
+
+    kwargs = dict(z_dim=16, w_dim=16, img_resolution=512, img_channels=3, mapping_kwargs={"num_layers": 2},
+                  channel_base=2048, channel_max=4)
+    torch.manual_seed(0)
+    ckpt = save_native(tmp_path / "big.pt", build("stylegan2", **kwargs), init_kwargs=kwargs)
+    big = Studio.start(str(ckpt), workdir=tmp_path / "work", port=0, device="cpu")
+    try:
+        values = {"keys": ["3", "7"], "frames": 4}
+        status, _, body = request(big, "POST", "/api/preview", {"values": values, "start": 2, "fps": 1000})
+        assert status == 200
+        got = events(body)
+        plan = got[0]
+        assert (plan["width"], plan["height"]) == (256, 256) and plan["order"] == [2, 3, 4]
+        full = decode_png(request(big, "POST", "/api/frame", {"values": values, "frame": 2})[2])
+        assert full.shape == (512, 512, 3)
+        assert np.array_equal(pixels(got[1], plan), Geometry(512, 512, 256, 256).apply(full))
+    finally:
+        big.stop()

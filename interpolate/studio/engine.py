@@ -133,7 +133,7 @@ class Engine:
                         "noise": list(NOISE_MODES), "space": ["auto", "z", "w"], "format": list(FORMATS)},
             "defaults": {n: getattr(defaults, n) for n in PATH_NAMES + OUTPUT_NAMES},
             "output_names": list(OUTPUT_NAMES),
-            "directions": True,         # the page walks one direction at a time (PathSpec direction/strength)
+            "directions": True,         # direction sliders: PathSpec direction/strength, one or a list
             "direction_styles": ["all", "coarse", "middle", "fine"],
         }
 
