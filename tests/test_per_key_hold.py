@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from test_project import SG2_KW, tiny  # noqa: E402
 from test_render_cli import cli  # noqa: E402
 
+from interpolate.errors import WaifuError  # noqa: E402
 from interpolate.formats.native import save_native  # noqa: E402
 from interpolate.paths import LatentPath, plan_path  # noqa: E402
 from interpolate.paths.spec import PathSpec, Timing, Truncation  # noqa: E402
@@ -175,3 +176,15 @@ def test_beat_keys_refuse_a_per_key_hold_in_one_line(tmp_path, setup, capsys):
                "-o", tmp_path / "x.mp4") == 2
     err = capsys.readouterr().err
     assert "one --hold for every key" in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_grid_splits_the_holds_with_the_keys(setup):
+    from interpolate.options import RenderOptions
+    from interpolate.render.video import plan_render
+
+    G, ckpt = setup
+    opts = RenderOptions(checkpoint=ckpt, keys=["1,2,3,4"], grid="2x1", frames=3, fps=10, hold=[0, 1, 0.5, 0])
+    paths, cols, rows = plan_render(G, opts)
+    assert (cols, rows) == (2, 1) and [p.timeline.holds.tolist() for p in paths] == [[0, 10], [5, 0]]
+    with pytest.raises(WaifuError, match="3 holds for 4 keys"):
+        plan_render(G, RenderOptions(checkpoint=ckpt, keys=["1,2,3,4"], grid="2x1", hold=[0, 1, 0]))

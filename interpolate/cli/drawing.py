@@ -65,8 +65,8 @@ def render(
     style: str = typer.Option("all", "--style", help="Which styles move: all, coarse (pose, face shape), middle (features, hair), fine (colours), cascade or cascade-reverse.", rich_help_panel="Styles (which layers move)"),
     layers: Optional[str] = typer.Option(None, "--layers", help="Explicit ws indices that move, e.g. 0-3,8-15 (overrides --style groups).", rich_help_panel="Styles (which layers move)"),
     stagger: float = typer.Option(0.5, "--stagger", help="Cascade: overlap of the coarse/middle/fine windows, 0 (one after another) to 1 (together).", rich_help_panel="Styles (which layers move)"),
-    direction: Optional[str] = typer.Option(None, "--direction", help="Walk along a direction, FILE:INDEX from `waifu-morph directions` (e.g. dirs.npz:2), on the layers it was made for; with one key it is the whole clip, with a morph it is added to every frame.", rich_help_panel="Directions (attributes)"),
-    strength: Optional[str] = typer.Option(None, "--strength", help="--direction strength in W units: A:B runs from A to B over the clip (and back with --loop); B alone from 0. Default -3:3.", rich_help_panel="Directions (attributes)"),
+    direction: Optional[list[str]] = typer.Option(None, "--direction", metavar="FILE:INDEX", help="Walk along a direction, FILE:INDEX from `waifu-morph directions` (e.g. dirs.npz:2), on the layers it was made for; with one key it is the whole clip, with a morph it is added to every frame. Repeat it for several at once (their edits add up): --direction dirs.npz:3 --strength 2 --direction dirs.npz:5 --strength -1:1.", rich_help_panel="Directions (attributes)"),
+    strength: Optional[list[str]] = typer.Option(None, "--strength", metavar="A:B", help="--direction strength in W units: A:B runs from A to B over the clip (and back with --loop); B alone from 0. Default -3:3. With several --direction, one --strength each, paired in order (or none).", rich_help_panel="Directions (attributes)"),
     interp: str = typer.Option("cubic", "--interp", help="Interpolation: cubic, catmull-rom, linear (in W) or slerp (in Z for seeds).", rich_help_panel="Motion"),
     space: str = typer.Option("auto", "--space", help="Interpolate in z or w; auto: z for slerp between seeds, w otherwise.", rich_help_panel="Motion"),
     easing: str = typer.Option("linear", "--easing", help="Easing of each transition: linear, smoothstep, sine or cubic.", rich_help_panel="Motion"),
@@ -139,6 +139,8 @@ def render(
 
       waifu-morph render --seeds 0-15 --audio song.mp3 --audio-start 30 --audio-seconds 20 --beats-per-key 4 --react-pulse 0.4 -o clip.mp4
       waifu-morph render --seeds 3 --direction dirs.npz:1 --strength -3:3 --loop -o walk.gif
+
+      waifu-morph render --seeds 3,17 --direction dirs.npz:3 --strength 2 --direction dirs.npz:5 --strength -1:1 -o both.mp4
 
       waifu-morph render --seeds 0-99 --shard $SLURM_ARRAY_TASK_ID/8 -o long.mp4
     """

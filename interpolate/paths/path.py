@@ -319,9 +319,9 @@ class PathEvaluator:
     def __init__(self, *, timeline: Timeline, curve: Curve, to_w: Callable[[np.ndarray], np.ndarray] | None,
                  key_ws: np.ndarray, base_w: np.ndarray, style: StylePlan, stagger: float, easing_name: str,
                  arc: ArcTable | None, w_avg: torch.Tensor, psi: float, psi_end: float | None, cutoff: int | None,
-                 walk=None):
+                 walks: tuple = ()):
         self.timeline = timeline
-        self.walk = walk                    # None, or a directions.walk.DirectionWalk (see edit)
+        self.walks = tuple(walks)           # directions.walk.DirectionWalk each (see edit)
         self.curve = curve                  # in W ([K, num_ws, w_dim]) or in Z ([K, 1, z_dim])
         self.to_w = to_w                    # None in W space; Z points [n, z_dim] -> W [n, num_ws, w_dim]
         self.key_ws = key_ws                # [K, num_ws, w_dim] float64, untruncated, base layers filled in
@@ -342,11 +342,11 @@ class PathEvaluator:
         return self.arc.param(seg, s) if self.arc is not None else s
 
     def edit(self, pos: np.ndarray, ws: np.ndarray) -> np.ndarray:
-        """Changes to the untruncated ws [n, num_ws, w_dim] at frame positions `pos`: a direction walk
-        adds strength(frame) * direction on the direction's layers."""
-        if self.walk is None:
-            return ws
-        return ws + self.walk.offsets(pos, self.timeline.num_frames, ws.shape[1])
+        """Changes to the untruncated ws [n, num_ws, w_dim] at frame positions `pos`: each direction walk
+        adds strength(frame) * direction on its own layers; several add up, in order."""
+        for walk in self.walks:
+            ws = ws + walk.offsets(pos, self.timeline.num_frames, ws.shape[1])
+        return ws
 
     def points(self, seg: np.ndarray, s: np.ndarray) -> np.ndarray:
         """Untruncated W [n, num_ws, w_dim] of the curve at (seg, s)."""

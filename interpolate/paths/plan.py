@@ -92,12 +92,12 @@ def validate(G, keys, spec: PathSpec) -> list:
     entries = expand_files(parse_keys(keys), G.num_ws, G.w_dim)
     has_files = any(src.seed is None for src, _, _ in entries)
     resolve_space(spec.interp, spec.space, has_files)
-    walk = direction_walk(G, spec)
-    if len(entries) == 1 and not t.loop and walk is None:
+    walks = direction_walks(G, spec)
+    if len(entries) == 1 and not t.loop and not walks:
         raise WaifuError("a morph needs at least two keyframes; add seeds or W files (e.g. --seeds 3,17), "
                          "or pass --loop to animate one key (with --noise smooth), or walk one with --direction")
     check_hold(t.hold, len(entries), t.key_timing is not None)
-    walked_keys = 2 if walk is not None and len(entries) == 1 and not t.loop else len(entries)
+    walked_keys = 2 if walks and len(entries) == 1 and not t.loop else len(entries)
     transitions = num_transitions(walked_keys, t.loop)
     if t.durations is not None:
         if t.pace == "even":
@@ -142,11 +142,11 @@ def hold_frames(hold, fps: float) -> int | tuple[int, ...]:
     return int(round(float(hold) * fps))
 
 
-def direction_walk(G, spec: PathSpec):
-    """The direction walk of the spec, or None (interpolate/directions/walk.py)."""
-    from ..directions.walk import walk_for
+def direction_walks(G, spec: PathSpec) -> list:
+    """The direction walks of the spec, in order; empty without a direction (interpolate/directions/walk.py)."""
+    from ..directions.walk import walks_for
 
-    return walk_for(G, spec)
+    return walks_for(G, spec)
 
 
 def segment_frames(timing, transitions: int) -> tuple[int, ...]:
@@ -189,8 +189,8 @@ def plan_path(G, keys, spec: PathSpec | None = None, *, durations: list[float] |
     placed = t.key_timing                        # keys placed from outside (music): cycle the keys to fit
     if placed is not None:
         keys_ = [keys_[i % len(keys_)] for i in range(placed.num_keys(bool(t.loop)))]
-    walk = direction_walk(G, spec)
-    if walk is not None and len(keys_) == 1 and not t.loop:
+    walks = direction_walks(G, spec)
+    if walks and len(keys_) == 1 and not t.loop:
         keys_ = keys_ * 2                        # a walk on one key: one transition from the key to itself
         holds = holds * 2 if holds is not None else None
     space = resolve_space(spec.interp, spec.space, any(k.seed is None for k in keys_))
@@ -226,7 +226,7 @@ def plan_path(G, keys, spec: PathSpec | None = None, *, durations: list[float] |
 
     evaluator = PathEvaluator(timeline=timeline, curve=curve, to_w=to_w, key_ws=key_ws, base_w=base.w, style=style,
                               stagger=float(st.stagger), easing_name=spec.easing, arc=arc, w_avg=G.w_avg,
-                              psi=psi, psi_end=tr.psi_end, cutoff=cutoff, walk=walk)
+                              psi=psi, psi_end=tr.psi_end, cutoff=cutoff, walks=walks)
     noise = NoiseSchedule(spec.noise.mode, spec.noise.seed, G.noise_shapes, fps, timeline.num_frames, loop,
                           float(spec.noise.drift))
     # the keys as shown (truncated with the psi of their frame)
@@ -234,11 +234,18 @@ def plan_path(G, keys, spec: PathSpec | None = None, *, durations: list[float] |
     flat = spec.flat()
     if st.base is not None and not isinstance(st.base, (str, int)):
         flat["base"] = base.label
-    if walk is not None:                         # in-memory directions are recorded by what they are
-        flat["direction"], flat["strength"] = walk.source, f"{walk.start:g}:{walk.stop:g}"
+    if walks:                                    # in-memory directions are recorded by what they are
+        from ..directions.walk import is_several, strength_text
+
+        if is_several(spec.direction):
+            flat["direction"], flat["strength"] = [w.source for w in walks], [strength_text(w) for w in walks]
+        else:
+            flat["direction"], flat["strength"] = walks[0].source, strength_text(walks[0])
     params = {"keys": key_record(keys), **{k: _jsonable(v) for k, v in flat.items()}}
-    if walk is not None:
-        params["direction_walk"] = walk.params()
+    if walks and is_several(spec.direction):
+        params["direction_walks"] = [w.params() for w in walks]
+    elif walks:
+        params["direction_walk"] = walks[0].params()
     params.update({"space_resolved": space, "psi_resolved": psi, "cutoff_resolved": cutoff, "moving_layers": moving, "base_label": base.label,
                    "style_groups_order": [[name, list(idx)] for name, idx in style.groups],
                    "arch": getattr(G, "arch", None), "num_ws": G.num_ws, "w_dim": G.w_dim})

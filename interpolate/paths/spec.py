@@ -11,7 +11,10 @@ against the generator with one-line errors.
 
 A direction walk: `direction` ('dirs.npz:2', or in memory a (Directions, index) pair or a
 directions.walk.DirectionWalk) and `strength` ('-3:3', a number, or (A, B)); plan_path turns them into
-a DirectionWalk that `PathEvaluator.edit` adds after style mixing and before truncation.
+a DirectionWalk that `PathEvaluator.edit` adds after style mixing and before truncation. Several at
+once: `direction` a list of those and `strength` None or a list with one per direction, in order
+(each 'A:B', B or (A, B)); their edits add up, each on its own layers, all at the same place; a walk
+on a single key walks them all together. One direction in a list is the single form bit for bit.
 
 Per-key hold: `Timing.hold` is seconds on every key (a number) or a tuple with one per key, in the
 order the keys are given (with --loop too; the hold belongs to its key, so --shuffle-seed moves it
@@ -74,8 +77,8 @@ class PathSpec:
     easing: str = "linear"
     shuffle_seed: int | None = None
     class_idx: int | None = None
-    direction: Any = None                     # 'dirs.npz:2', (Directions, index) or a DirectionWalk
-    strength: Any = None                      # '-3:3', B (0 to B) or (A, B); default -3:3 with a direction
+    direction: Any = None                     # 'dirs.npz:2', (Directions, index), a DirectionWalk, or a list of them
+    strength: Any = None                      # '-3:3', B (0 to B) or (A, B); a list: one per direction; default -3:3
     timing: Timing = field(default_factory=Timing)
     styles: Styles = field(default_factory=Styles)
     truncation: Truncation = field(default_factory=Truncation)

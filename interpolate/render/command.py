@@ -25,6 +25,10 @@ def options_from_flags(values: dict[str, Any], given: set[str], from_file: str |
         values["durations"] = parse_durations(values["durations"])
     if isinstance(values.get("hold"), str):
         values["hold"] = parse_hold(values["hold"])
+    for name in ("direction", "strength"):      # repeatable: one stays a string (the single form), several a list
+        if isinstance(values.get(name), (list, tuple)):
+            many = list(values[name])
+            values[name] = None if not many else many[0] if len(many) == 1 else many
     given = set(given)
     if "seeds" in given:
         given.add("keys")
