@@ -147,17 +147,29 @@ def main() -> None:
             finally:
                 studio.stop()
         browser.close()
-    print(f"\ntorch threads {torch.get_num_threads()}, {os.cpu_count()} CPUs")
+    from interpolate.openmp import usable_cores
+
+    print(f"\n{usable_cores()} usable cores; the studio draws page frames on {max(1, usable_cores() - 1)} torch "
+          f"thread(s) (engine.page_threads); load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("\n".join(lines))
 
 
 def shoot(page, path: str) -> None:
     """The page mid-morph with the mixing figure drawn, and (PATH-render.png) the render panel after a
     render, as the README shows them; saved with a 256-colour palette to stay small."""
+    page.click("#dir-sefa")                              # a direction slider in use, as users have them
+    page.wait_for_function("window.studio.directions && document.querySelector('#dir-rows .dir-row .dir-index') && "
+                           "document.querySelector('#dir-rows .dir-row .dir-index').options.length > 1", timeout=120000)
+    page.select_option("#dir-rows .dir-row .dir-index", "1")
+    page.fill("#dir-rows .dir-row .dir-strength", "1.5")
+    page.dispatch_event("#dir-rows .dir-row .dir-strength", "input")
+    page.wait_for_function("window.studio.planValues.direction", timeout=120000)
+    page.wait_for_timeout(600)
     n = page.evaluate("window.studio.plan.num_frames")
     page.evaluate(f"document.getElementById('timeline').value = {n // 3}; "
                   f"document.getElementById('timeline').dispatchEvent(new Event('input'))")
-    page.wait_for_function(f"window.studio.shown.index === {n // 3} && document.getElementById('mix').src")
+    page.wait_for_function(f"window.studio.shown.index === {n // 3} && window.studio.shown.values.direction && "
+                           f"document.getElementById('mix').src", timeout=120000)
     page.wait_for_timeout(800)
     page.screenshot(path=path, full_page=True)
     page.fill("#render-form input[name=output]", "fine-3-7-21")
