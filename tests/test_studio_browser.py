@@ -22,7 +22,7 @@ pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not 
                                                   "the browser comes from the system: apt-get install chromium)")
 
 sys.path.insert(0, str(Path(__file__).parent))
-from studio_helpers import cli, cli_command, cli_planned_frame, hidden_files, studio, tiny_checkpoint, video_frames  # noqa: E402,F401
+from studio_helpers import cli, cli_command, cli_planned_frame, hidden_files, request, studio, tiny_checkpoint, video_frames  # noqa: E402,F401
 
 CHROMIUM = os.environ.get("WAIFU_MORPH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 if not os.path.isfile(CHROMIUM):
@@ -313,3 +313,17 @@ def test_play_shows_the_planned_frames_at_the_paths_pace_and_a_scrub_stops_it(pa
     previews = studio.app.previews
     assert previews.current is None
     assert pg.evaluate("window.studio.errors") == []
+
+
+def test_a_preview_superseded_elsewhere_stops_playing_instead_of_waiting_forever(page, studio):
+    pg = page
+    build_morph(pg, seconds="20", fps="30")                 # 1201 frames: far from drawn when it is superseded
+    pg.select_option("#preview-fps", "1000")                 # every frame (k from the cap on preview frames)
+    pg.click("#play")
+    pg.wait_for_function("window.studio.preview && window.studio.preview.log.length >= 2")
+    # another tab scrubs: the server supersedes this page's preview
+    assert request(studio, "POST", "/api/frame", {"values": {"keys": ["3", "7"]}, "frame": 1})[0] == 200
+    pg.wait_for_function("!window.studio.playing")
+    assert pg.evaluate("window.studio.preview.superseded") is True
+    assert "stopped" in pg.text_content("#preview-text")
+    assert studio.app.previews.current is None

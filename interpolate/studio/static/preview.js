@@ -93,6 +93,11 @@ function tick(now) {
     const index = run.order[run.pos];
     const image = run.frames.get(index);
     if (run.due === null) run.due = now;
+    if (!image && (run.superseded || (run.ended && !run.done))) {   // it will never come (another tab's scrub)
+      pausePlayback();
+      $("preview-text").textContent = "preview stopped: press ▶ to draw it again";
+      return;
+    }
     if (!image && now >= run.due) run.waiting = true;             // not drawn yet: wait for it, skip nothing
     if (image && now >= run.due) {
       putFrame(image);
