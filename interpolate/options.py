@@ -36,7 +36,7 @@ class RenderOptions:
     easing: str = "linear"                   # linear | smoothstep | sine | cubic, per transition
     seconds: float = 2.0                     # seconds per transition (ignored when frames is set)
     frames: int | None = None                # frames per transition
-    hold: float = 0.0                        # seconds held on each keyframe
+    hold: float | list[float] = 0.0          # seconds held on every key, or a list: one per key in key order
     loop: bool = False                       # return to the first key, seamlessly
     pace: str = "key"                        # key (equal time per transition) | even (arc length in W)
     style: str = "all"                       # all | coarse | middle | fine | cascade | cascade-reverse
@@ -51,8 +51,10 @@ class RenderOptions:
     noise_drift: float = 0.25                # smooth noise: cycles per second of its slowest component
     class_idx: int | None = None             # class of a conditional model (required when c_dim > 0)
     durations: list[float] | None = None     # seconds of each transition (overrides seconds and frames)
-    direction: str | None = None             # walk along a direction: 'dirs.npz:2' (from `waifu-morph directions`)
-    strength: str | float | None = None      # along it: 'A:B' from A to B over the clip (and back with loop); B: 0 to B
+    direction: str | list[str] | None = None   # walk along a direction: 'dirs.npz:2' (from `waifu-morph directions`),
+                                             # or a list of them (their edits add up)
+    strength: str | float | list[str | float] | None = None   # 'A:B' from A to B over the clip (and back with
+                                             # loop); B: 0 to B; with a list of directions, a list: one each
     save_latents: str | None = None          # write ws per frame and the plan to this .npz
     from_latents: str | None = None          # replay a --save-latents .npz bit for bit (ignores the path fields)
 

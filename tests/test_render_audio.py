@@ -395,6 +395,7 @@ def test_reel_reactions_land_on_the_frame_of_the_click(ckpt, song, tmp_path):
 @pytest.mark.parametrize("extra, words", [
     ("beats_per_key = 4", "need more key beats than the span"),
     ("bars = 1\nbeats_per_key = 2", "give one of them"),
+    ("beats_per_key = 2\nhold = [0, 1]", "for every key, not one per key"),
 ])
 def test_bad_beat_reel_is_one_line_and_leaves_nothing(ckpt, song, tmp_path, capsys, extra, words):
     f = tmp_path / "bad.toml"
@@ -404,6 +405,17 @@ def test_bad_beat_reel_is_one_line_and_leaves_nothing(ckpt, song, tmp_path, caps
     assert cli("reel", f) == 2
     err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
     assert len(err) == 1 and words in err[0], err
+    assert os.listdir(tmp_path / "out") == []
+
+
+def test_a_beat_reel_segment_with_a_hold_per_key_is_one_line(ckpt, song, tmp_path, capsys):
+    f = beat_reel(ckpt, song[0], tmp_path, "out/reel.mp4")
+    f.write_text(f.read_text().replace('keys = "3,17"\n', 'keys = "3,17"\nhold = [0, 0.5]\n'))
+    (tmp_path / "out").mkdir()
+    capsys.readouterr()
+    assert cli("reel", f) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(err) == 1 and "'hold' in segment 1" in err[0] and "one hold for every key" in err[0], err
     assert os.listdir(tmp_path / "out") == []
 
 

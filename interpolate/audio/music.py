@@ -76,6 +76,9 @@ def check_music_options(opts) -> None:
         raise WaifuError(f"--bpm must be beats per minute, e.g. --bpm 120; got {opts.bpm!r}")
     if opts.beats_per_key is not None and opts.bars is not None:
         raise WaifuError("--beats-per-key and --bars both place the keys; give one of them")
+    if isinstance(opts.hold, (list, tuple)) and not opts.from_latents:
+        raise WaifuError("keys on the beats of a song take one --hold for every key, not one per key; "
+                         "give one number (e.g. --hold 0.25)")
     for name in ("audio_start", "audio_seconds", "react_pulse", "react_bass", "react_treble", "react_attack",
                  "react_decay"):
         if name == "audio_seconds" and opts.audio_seconds is None:

@@ -17,8 +17,8 @@ TOML: an optional [defaults] table applied to every job, then one [[job]] table 
     preset = "x-gif"
     output = "gifs/trio-2.gif"
 
-CSV: a header row of the same keys, one job per row; empty cells are unset; lists (keys, durations)
-are written '3,17,42' (quoted) or '3 17 42'.
+CSV: a header row of the same keys, one job per row; empty cells are unset; lists (keys, durations,
+a per-key hold) are written '3,17,42' (quoted) or '3 17 42'.
 
 A job whose own values are wrong (unknown key, wrong type, unknown preset) is loaded with `error`
 set: it fails with that reason and the others still run. Problems of the whole file (syntax, no
@@ -176,9 +176,17 @@ def from_text(key: str, text: str, where: str) -> Any:
     target = args[0]
     if name == "keys":
         return text
-    if typing.get_origin(target) is list:
-        return [from_text_scalar(typing.get_args(target)[0], t, key, where) for t in text.replace(",", " ").split()]
+    lists = [a for a in args if typing.get_origin(a) is list]
+    tokens = text.replace(",", " ").split()
+    if lists and (typing.get_origin(target) is list or len(tokens) > 1):     # 'hold' 0.5 or '0,1.5,0'
+        return [from_text_scalar(_first(typing.get_args(lists[0])[0]), t, key, where) for t in tokens]
     return from_text_scalar(target, text, key, where)
+
+
+def _first(hint):
+    """The first non-None type of a union (list items like str | float are read as the first)."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if args else hint
 
 
 def from_text_scalar(target, text: str, key: str, where: str) -> Any:

@@ -23,6 +23,11 @@ ONE path, so a cubic or Catmull-Rom curve runs C1 through their joins. Where the
 moving layers change; the join is then continuous in position, and C1 when the segments' easing
 starts and ends at rest (smoothstep, sine, cubic).
 
+Per-key hold: a segment's `hold = [0, 1.5, 0]` gives one hold per key it lists, in order (an entry
+of a repeated previous last key, which is dropped, is not used: that key was already held). A group
+that holds per key starts its join key with no hold: the previous group ended on that key's hold.
+Keys on a song's beats take one number.
+
 Reel-wide only (a segment cannot change them without a jump): checkpoint, psi, cutoff, noise, class,
 fps and every output field. `loop` is not used in reels. A [reel] song (audio, audio_start,
 audio_seconds) is muxed; beat keys (beats_per_key / bars) and reactions come from batch/reel_music.py.
@@ -42,6 +47,7 @@ from ..errors import WaifuError
 from ..options import RenderOptions
 from .. import presets as P
 from .jobs import _preset_ref, absolute_paths
+from .titles import draw_title
 
 SEGMENT_FIELDS = ("keys", "shuffle_seed", "interp", "easing", "seconds", "frames", "durations", "hold", "pace",
                   "style", "layers", "stagger")
@@ -263,20 +269,29 @@ def plan_reel(G, reel: Reel, music=None) -> ReelPath:
         head = segs[0].options
         moving = list(resolve_style(G, head.style, head.layers).moving)
         keys: list[WKey] = []
+        holds: list[float] = []                 # per key of the group, when the segments hold per key
+        per_key = isinstance(head.hold, (list, tuple))
         durations: list[float] = []
         seg_key_counts = []
         for seg in segs:
             where = f"segment {seg.index + 1} of '{reel.path}'"
             seg_keys = load_keys(G, seg.options.keys, seg.options.shuffle_seed, opts.class_idx)
+            seg_holds = _segment_holds(seg, len(seg_keys), where)
+            if per_key and music is not None and music.beats:
+                raise WaifuError(f"'hold' in {where}: keys on the song's beats take one hold for every key; "
+                                 f"give one number")
             if state is None:                       # the reel's first key: the whole w of key 0
                 state, state_label = seg_keys[0].w.copy(), seg_keys[0].label
-                seg_keys = seg_keys[1:]
                 keys.append(WKey(state.copy(), state_label))
+                holds.append(seg_holds[0])
+                seg_keys, seg_holds = seg_keys[1:], seg_holds[1:]
             else:
                 if not keys:                        # a new group starts from where the reel is
                     keys.append(WKey(state.copy(), state_label))
+                    holds.append(0.0)               # per-key holds: it was held at the end of the group before
                 if seg_keys and seg_keys[0].label == state_label:
-                    seg_keys = seg_keys[1:]         # the previous segment's last key, repeated: drop it
+                    seg_keys, seg_holds = seg_keys[1:], seg_holds[1:]   # the previous segment's last key, repeated: drop it
+            holds.extend(seg_holds)
             if not seg_keys:
                 raise WaifuError(f"{where} has no key to travel to; give it at least one new key")
             for k in seg_keys:
@@ -293,7 +308,8 @@ def plan_reel(G, reel: Reel, music=None) -> ReelPath:
             head, shuffle_seed=None, base=None, loop=False, space="w",
             durations=None if even else durations, frames=None,
             seconds=float(np.mean(durations)) if even else head.seconds,
-            psi=opts.psi, psi_end=None, cutoff=opts.cutoff, noise="const", fps=fps, class_idx=opts.class_idx).path_spec()
+            psi=opts.psi, psi_end=None, cutoff=opts.cutoff, noise="const", fps=fps, class_idx=opts.class_idx,
+            hold=holds if per_key else head.hold).path_spec()
         if music is not None:
             spec = music.place(spec, len(keys), first_frame, g == len(runs) - 1, head.hold,
                                f"segment {segs[0].index + 1} of '{reel.path}'")
@@ -320,6 +336,17 @@ def plan_reel(G, reel: Reel, music=None) -> ReelPath:
     return out
 
 
+def _segment_holds(seg: Segment, num_keys: int, where: str) -> list[float]:
+    """A segment's hold per key it lists (its number for every key, or its list: one per key)."""
+    hold = seg.options.hold
+    if not isinstance(hold, (list, tuple)):
+        return [hold] * num_keys
+    if len(hold) != num_keys:
+        raise WaifuError(f"'hold' in {where} gives {len(hold)} holds for its {num_keys} keys; give one per key "
+                         f"it lists, in order, or one number")
+    return list(hold)
+
+
 def _segment_durations(seg: Segment, transitions: int, where: str) -> list[float]:
     o = seg.options
     if seg.duration is not None:
@@ -332,30 +359,6 @@ def _segment_durations(seg: Segment, transitions: int, where: str) -> list[float
     if o.frames is not None:
         return [int(o.frames) / float(o.fps)] * transitions
     return [float(o.seconds)] * transitions
-
-
-# --- titles ------------------------------------------------------------------------------------------
-def draw_title(frame: np.ndarray, text: str, opacity: float = 1.0) -> np.ndarray:
-    """A title in a translucent band across the lower third of an HxWx3 uint8 frame (drawn with PIL)."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    h, w = frame.shape[:2]
-    img = Image.fromarray(frame).convert("RGBA")
-    overlay = Image.new("RGBA", img.size, (0, 0, 0, 0))
-    draw = ImageDraw.Draw(overlay)
-    size = max(8, int(min(h, w) * 0.09))
-    try:
-        font = ImageFont.load_default(size=size)
-    except TypeError:                              # Pillow < 10.1: fixed-size bitmap font
-        font = ImageFont.load_default()
-    box = draw.textbbox((0, 0), text, font=font)
-    tw, th = box[2] - box[0], box[3] - box[1]
-    pad = max(2, size // 3)
-    band_top = int(h * 0.72) - th // 2 - pad
-    draw.rectangle([0, band_top, w, band_top + th + 2 * pad], fill=(0, 0, 0, int(140 * opacity)))
-    draw.text(((w - tw) // 2 - box[0], band_top + pad - box[1]), text, font=font,
-              fill=(255, 255, 255, int(255 * opacity)))
-    return np.asarray(Image.alpha_composite(img, overlay).convert("RGB"))
 
 
 # --- the `reel` command -----------------------------------------------------------------------------

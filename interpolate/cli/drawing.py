@@ -65,15 +65,15 @@ def render(
     style: str = typer.Option("all", "--style", help="Which styles move: all, coarse (pose, face shape), middle (features, hair), fine (colours), cascade or cascade-reverse.", rich_help_panel="Styles (which layers move)"),
     layers: Optional[str] = typer.Option(None, "--layers", help="Explicit ws indices that move, e.g. 0-3,8-15 (overrides --style groups).", rich_help_panel="Styles (which layers move)"),
     stagger: float = typer.Option(0.5, "--stagger", help="Cascade: overlap of the coarse/middle/fine windows, 0 (one after another) to 1 (together).", rich_help_panel="Styles (which layers move)"),
-    direction: Optional[str] = typer.Option(None, "--direction", help="Walk along a direction, FILE:INDEX from `waifu-morph directions` (e.g. dirs.npz:2), on the layers it was made for; with one key it is the whole clip, with a morph it is added to every frame.", rich_help_panel="Directions (attributes)"),
-    strength: Optional[str] = typer.Option(None, "--strength", help="--direction strength in W units: A:B runs from A to B over the clip (and back with --loop); B alone from 0. Default -3:3.", rich_help_panel="Directions (attributes)"),
+    direction: Optional[list[str]] = typer.Option(None, "--direction", metavar="FILE:INDEX", help="Walk along a direction, FILE:INDEX from `waifu-morph directions` (e.g. dirs.npz:2), on the layers it was made for; with one key it is the whole clip, with a morph it is added to every frame. Repeat it for several at once (their edits add up): --direction dirs.npz:3 --strength 2 --direction dirs.npz:5 --strength -1:1.", rich_help_panel="Directions (attributes)"),
+    strength: Optional[list[str]] = typer.Option(None, "--strength", metavar="A:B", help="--direction strength in W units: A:B runs from A to B over the clip (and back with --loop); B alone from 0. Default -3:3. With several --direction, one --strength each, paired in order (or none).", rich_help_panel="Directions (attributes)"),
     interp: str = typer.Option("cubic", "--interp", help="Interpolation: cubic, catmull-rom, linear (in W) or slerp (in Z for seeds).", rich_help_panel="Motion"),
     space: str = typer.Option("auto", "--space", help="Interpolate in z or w; auto: z for slerp between seeds, w otherwise.", rich_help_panel="Motion"),
     easing: str = typer.Option("linear", "--easing", help="Easing of each transition: linear, smoothstep, sine or cubic.", rich_help_panel="Motion"),
     seconds: float = typer.Option(2.0, "--seconds", help="Seconds per transition (ignored when --frames or --durations is set).", rich_help_panel="Motion"),
     frames: Optional[int] = typer.Option(None, "--frames", help="Frames per transition (instead of --seconds).", rich_help_panel="Motion"),
     durations: Optional[str] = typer.Option(None, "--durations", help="Seconds of each transition, e.g. 2,1,3 (one per transition).", rich_help_panel="Motion"),
-    hold: float = typer.Option(0.0, "--hold", help="Seconds to hold still on each keyframe.", rich_help_panel="Motion"),
+    hold: str = typer.Option("0", "--hold", help="Seconds to hold still on each keyframe: one number for every key (--hold 0.5), or one per key in key order (--hold 0,1.5,0; with --loop too). A key is shown on round(seconds x fps) + 1 frames; without --loop the last key's hold is the still the clip ends on. With --audio: one number.", rich_help_panel="Motion"),
     loop: bool = typer.Option(False, "--loop/--no-loop", help="Return to the first key so the clip loops seamlessly.", rich_help_panel="Motion"),
     pace: str = typer.Option("key", "--pace", help="key: equal time per transition; even: equal speed in W (arc length).", rich_help_panel="Motion"),
     psi: Optional[float] = typer.Option(None, "--psi", help="Truncation psi (default: the checkpoint's own setting, see `info`, else 1 = off; 0.7 gives cleaner, less varied images).", rich_help_panel="Truncation and noise"),
@@ -133,10 +133,14 @@ def render(
 
       waifu-morph render --seeds 1,2 --style cascade --frames 60 -o frames/%05d.png
 
+      waifu-morph render --seeds 3,17,42 --hold 0,1.5,0 -o pause-on-17.mp4
+
       waifu-morph render --from waifu.mp4.json -o again.mp4
 
       waifu-morph render --seeds 0-15 --audio song.mp3 --audio-start 30 --audio-seconds 20 --beats-per-key 4 --react-pulse 0.4 -o clip.mp4
       waifu-morph render --seeds 3 --direction dirs.npz:1 --strength -3:3 --loop -o walk.gif
+
+      waifu-morph render --seeds 3,17 --direction dirs.npz:3 --strength 2 --direction dirs.npz:5 --strength -1:1 -o both.mp4
 
       waifu-morph render --seeds 0-99 --shard $SLURM_ARRAY_TASK_ID/8 -o long.mp4
     """

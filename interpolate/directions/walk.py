@@ -6,7 +6,9 @@ Each frame of a path (a morph, or one key held still) gets
                                                    sheet draws it; psi 0.7 shrinks a step to 0.7 of it)
 
 with s running from A to B over the clip, eased (the path's --easing), and for a looping clip from
-A to B and back to A, so the loop stays seamless. The direction's layers are those it was made for
+A to B and back to A, so the loop stays seamless. Several directions (`--direction` repeated, a list
+in the flat schema, each with its own --strength in order) each add their own edit on their own
+layers; the edits add up, in the order given. The direction's layers are those it was made for
 (`waifu-morph directions --style ...`). `params()` is what sidecars and --save-latents record;
 `from_params` rebuilds the walk from them (the direction vector itself is recorded, so a replay does
 not need the directions file).
@@ -85,10 +87,50 @@ def make_walk(G, direction, strength=None, *, loop: bool, easing: str = "linear"
                          easing, source)
 
 
-def walk_for(G, spec) -> DirectionWalk | None:
-    """The walk a PathSpec asks for (None without a direction)."""
-    if spec.direction is None or spec.direction == "":
-        if spec.strength is not None:
+def walks_for(G, spec) -> list[DirectionWalk]:
+    """The walks a PathSpec asks for, in order (empty without a direction); their edits add up."""
+    directions, strengths = pair_strengths(spec.direction, spec.strength)
+    return [make_walk(G, d, s, loop=bool(spec.timing.loop), easing=spec.easing) for d, s in zip(directions, strengths)]
+
+
+def pair_strengths(direction, strength) -> tuple[list, list]:
+    """(directions, one strength each): `direction` is one (a 'FILE:I' string, a (Directions, index)
+    pair, a DirectionWalk) or a list of them; `strength` is one (for one direction: 'A:B', B or a tuple
+    (A, B)), a list with one per direction, or None (each -3:3)."""
+    if direction is None or (isinstance(direction, (str, list, tuple)) and not len(direction)):
+        if strength is not None and not (isinstance(strength, (list, tuple, str)) and not len(strength)):
             raise WaifuError("--strength needs --direction FILE:INDEX (a file from `waifu-morph directions`)")
-        return None
-    return make_walk(G, spec.direction, spec.strength, loop=bool(spec.timing.loop), easing=spec.easing)
+        return [], []
+    many = isinstance(direction, list) or (isinstance(direction, tuple) and not _is_pair(direction))
+    directions = list(direction) if many else [direction]
+    n = len(directions)
+    if strength is None or (isinstance(strength, list) and not strength):
+        return directions, [None] * n
+    if isinstance(strength, tuple) and n == 1:                  # (A, B): one direction's range
+        return directions, [strength]
+    if isinstance(strength, (list, tuple)) and len(strength) == n:
+        return directions, list(strength)
+    if not isinstance(strength, (list, tuple)) and n == 1:
+        return directions, [strength]
+    m = len(strength) if isinstance(strength, (list, tuple)) else 1
+    raise WaifuError(f"{n} --direction and {m} --strength given; pair them in order (one --strength per "
+                     f"--direction) or give none (each runs -3:3)")
+
+
+def _is_pair(direction) -> bool:
+    return len(direction) == 2 and isinstance(direction[0], Directions)
+
+
+def is_several(direction) -> bool:
+    """Whether a PathSpec's direction is a list of directions (recorded as lists) rather than one."""
+    return isinstance(direction, list) or (isinstance(direction, tuple) and not _is_pair(direction))
+
+
+def strength_text(walk: DirectionWalk) -> str:
+    """'A:B' of a walk, exact (the sidecar's --strength)."""
+    return f"{_number(walk.start)}:{_number(walk.stop)}"
+
+
+def _number(x: float) -> str:
+    short = f"{x:g}"
+    return short if float(short) == x else repr(float(x))

@@ -191,7 +191,7 @@ class LatentPath:
             raise WaifuError(f"folder '{folder}' for --save-latents does not exist; create it first")
         n = self.num_frames
         meta = {"format": LATENTS_FORMAT, "version": LATENTS_VERSION, "num_ws": self.num_ws, "w_dim": self.w_dim,
-                "fps": self.fps, "hold_frames": self.timeline.hold_frames,
+                "fps": self.fps, "hold_frames": _jsonable_hold(self.timeline.hold_frames),
                 "seg_frames": list(self.timeline.seg_frames), "loop": self.timeline.loop,
                 "lead_frames": self.timeline.lead_frames, "tail_frames": self.timeline.tail_frames,
                 "noise": self.noise.params(), "params": self.params, "groups": self.groups,
@@ -247,16 +247,18 @@ class LatentPath:
             raise WaifuError(f"'{name}' was saved for noise inputs {noise_p['shapes']}, this model has "
                              f"{[list(s) for s in G.noise_shapes]}; render it with the checkpoint it was saved from")
         damaged = f"'{name}' is damaged (its plan is not one --save-latents writes); save it again with --save-latents"
-        fps, hold, seg = float(meta["fps"]), int(meta["hold_frames"]), tuple(int(f) for f in meta["seg_frames"])
+        fps, seg = float(meta["fps"]), tuple(int(f) for f in meta["seg_frames"])
+        hold = _read_hold(meta["hold_frames"])         # one int (every key; files before per-key hold) or one per key
         lead, tail = int(meta.get("lead_frames", 0)), int(meta.get("tail_frames", 0))
         groups, params = meta["groups"], meta["params"]
-        if not (np.isfinite(fps) and fps > 0 and hold >= 0 and lead >= 0 and tail >= 0 and seg and min(seg) >= 1
+        keys = len(seg) if bool(meta["loop"]) else len(seg) + 1
+        if not (np.isfinite(fps) and fps > 0 and min(hold) >= 0 and len(hold) in (1, keys) and lead >= 0 and tail >= 0 and seg and min(seg) >= 1
                 and isinstance(params, dict) and isinstance(groups, dict)
                 and all(isinstance(v, list) and all(isinstance(i, int) and 0 <= i < num_ws for i in v) for v in groups.values())
                 and key_ws.dtype == np.float32 and key_ws.ndim == 3 and key_ws.shape[1:] == (num_ws, w_dim)
                 and len(key_labels) == key_ws.shape[0]):
             raise WaifuError(damaged)
-        timeline = Timeline(fps=fps, hold_frames=hold, seg_frames=seg, loop=bool(meta["loop"]),
+        timeline = Timeline(fps=fps, hold_frames=hold[0] if len(hold) == 1 else hold, seg_frames=seg, loop=bool(meta["loop"]),
                             lead_frames=lead, tail_frames=tail)
         ws = _map_npy_member(path, "ws.npy")
         if ws.dtype != np.float32:
@@ -268,6 +270,18 @@ class LatentPath:
         return cls(timeline=timeline, noise=NoiseSchedule.from_params(noise_p), num_ws=num_ws, w_dim=w_dim,
                    params={**meta["params"], "from_latents": os.path.abspath(path)}, key_labels=key_labels,
                    key_ws=key_ws, groups=meta["groups"], stored_ws=ws)
+
+
+def _jsonable_hold(hold: int | tuple[int, ...]) -> int | list[int]:
+    return list(hold) if isinstance(hold, tuple) else int(hold)
+
+
+def _read_hold(value) -> tuple[int, ...]:
+    """meta hold_frames (an int, or a list of ints) -> a tuple; anything else raises ValueError."""
+    values = value if isinstance(value, list) else [value]
+    if not values or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise ValueError("hold_frames")
+    return tuple(values)
 
 
 def _member(name: str) -> zipfile.ZipInfo:
@@ -305,9 +319,9 @@ class PathEvaluator:
     def __init__(self, *, timeline: Timeline, curve: Curve, to_w: Callable[[np.ndarray], np.ndarray] | None,
                  key_ws: np.ndarray, base_w: np.ndarray, style: StylePlan, stagger: float, easing_name: str,
                  arc: ArcTable | None, w_avg: torch.Tensor, psi: float, psi_end: float | None, cutoff: int | None,
-                 walk=None):
+                 walks: tuple = ()):
         self.timeline = timeline
-        self.walk = walk                    # None, or a directions.walk.DirectionWalk (see edit)
+        self.walks = tuple(walks)           # directions.walk.DirectionWalk each (see edit)
         self.curve = curve                  # in W ([K, num_ws, w_dim]) or in Z ([K, 1, z_dim])
         self.to_w = to_w                    # None in W space; Z points [n, z_dim] -> W [n, num_ws, w_dim]
         self.key_ws = key_ws                # [K, num_ws, w_dim] float64, untruncated, base layers filled in
@@ -328,11 +342,11 @@ class PathEvaluator:
         return self.arc.param(seg, s) if self.arc is not None else s
 
     def edit(self, pos: np.ndarray, ws: np.ndarray) -> np.ndarray:
-        """Changes to the untruncated ws [n, num_ws, w_dim] at frame positions `pos`: a direction walk
-        adds strength(frame) * direction on the direction's layers."""
-        if self.walk is None:
-            return ws
-        return ws + self.walk.offsets(pos, self.timeline.num_frames, ws.shape[1])
+        """Changes to the untruncated ws [n, num_ws, w_dim] at frame positions `pos`: each direction walk
+        adds strength(frame) * direction on its own layers; several add up, in order."""
+        for walk in self.walks:
+            ws = ws + walk.offsets(pos, self.timeline.num_frames, ws.shape[1])
+        return ws
 
     def points(self, seg: np.ndarray, s: np.ndarray) -> np.ndarray:
         """Untruncated W [n, num_ws, w_dim] of the curve at (seg, s)."""

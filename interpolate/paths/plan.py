@@ -73,7 +73,6 @@ def validate(G, keys, spec: PathSpec) -> list:
         raise WaifuError(f"unknown noise mode '{nz.mode}'; use one of {', '.join(NOISE_MODES)}")
     fps = _finite("fps", t.fps, 0, strict=True)
     _finite("seconds", t.seconds, 0, strict=True)
-    _finite("hold", t.hold, 0)
     if tr.psi is not None:
         check_psi(tr.psi, "--psi")
     if tr.psi_end is not None:
@@ -93,11 +92,12 @@ def validate(G, keys, spec: PathSpec) -> list:
     entries = expand_files(parse_keys(keys), G.num_ws, G.w_dim)
     has_files = any(src.seed is None for src, _, _ in entries)
     resolve_space(spec.interp, spec.space, has_files)
-    walk = direction_walk(G, spec)
-    if len(entries) == 1 and not t.loop and walk is None:
+    walks = direction_walks(G, spec)
+    if len(entries) == 1 and not t.loop and not walks:
         raise WaifuError("a morph needs at least two keyframes; add seeds or W files (e.g. --seeds 3,17), "
                          "or pass --loop to animate one key (with --noise smooth), or walk one with --direction")
-    walked_keys = 2 if walk is not None and len(entries) == 1 and not t.loop else len(entries)
+    check_hold(t.hold, len(entries), t.key_timing is not None)
+    walked_keys = 2 if walks and len(entries) == 1 and not t.loop else len(entries)
     transitions = num_transitions(walked_keys, t.loop)
     if t.durations is not None:
         if t.pace == "even":
@@ -120,11 +120,33 @@ def validate(G, keys, spec: PathSpec) -> list:
     return entries
 
 
-def direction_walk(G, spec: PathSpec):
-    """The direction walk of the spec, or None (interpolate/directions/walk.py)."""
-    from ..directions.walk import walk_for
+def check_hold(hold, num_keys: int, placed: bool = False) -> None:
+    """--hold: seconds >= 0 on every key (a number), or one per key in key order (a list)."""
+    if not isinstance(hold, (list, tuple)):
+        _finite("hold", hold, 0)
+        return
+    if placed:
+        raise WaifuError("keys on the beats of a song take one --hold for every key, not one per key; "
+                         "give one number (e.g. --hold 0.25)")
+    if len(hold) != num_keys:
+        raise WaifuError(f"--hold gives {len(hold)} holds for {num_keys} keys; give one per key in order "
+                         f"(e.g. --hold 0,1.5,0) or one number for every key")
+    for h in hold:
+        _finite("hold", h, 0)
 
-    return walk_for(G, spec)
+
+def hold_frames(hold, fps: float) -> int | tuple[int, ...]:
+    """Seconds held (a number, or one per key) -> whole frames held after each key's arrival."""
+    if isinstance(hold, (list, tuple)):
+        return tuple(int(round(float(h) * fps)) for h in hold)
+    return int(round(float(hold) * fps))
+
+
+def direction_walks(G, spec: PathSpec) -> list:
+    """The direction walks of the spec, in order; empty without a direction (interpolate/directions/walk.py)."""
+    from ..directions.walk import walks_for
+
+    return walks_for(G, spec)
 
 
 def segment_frames(timing, transitions: int) -> tuple[int, ...]:
@@ -157,13 +179,20 @@ def plan_path(G, keys, spec: PathSpec | None = None, *, durations: list[float] |
         spec = spec.replace(durations=[float(d) for d in durations], frames=None)
     entries = validate(G, keys, spec)
     t, st, tr = spec.timing, spec.styles, spec.truncation
-    keys_ = resolve_entries(G, shuffle_keys(entries, spec.shuffle_seed), spec.class_idx)
+    holds = list(t.hold) if isinstance(t.hold, (list, tuple)) else None     # per key: it moves with its key
+    if holds is None:
+        keys_ = resolve_entries(G, shuffle_keys(entries, spec.shuffle_seed), spec.class_idx)
+    else:
+        pairs = shuffle_keys(list(zip(entries, holds)), spec.shuffle_seed)
+        keys_ = resolve_entries(G, [e for e, _ in pairs], spec.class_idx)
+        holds = [h for _, h in pairs]
     placed = t.key_timing                        # keys placed from outside (music): cycle the keys to fit
     if placed is not None:
         keys_ = [keys_[i % len(keys_)] for i in range(placed.num_keys(bool(t.loop)))]
-    walk = direction_walk(G, spec)
-    if walk is not None and len(keys_) == 1 and not t.loop:
+    walks = direction_walks(G, spec)
+    if walks and len(keys_) == 1 and not t.loop:
         keys_ = keys_ * 2                        # a walk on one key: one transition from the key to itself
+        holds = holds * 2 if holds is not None else None
     space = resolve_space(spec.interp, spec.space, any(k.seed is None for k in keys_))
     style = resolve_style(G, st.style, st.layers)
     base = resolve_entry(G, *base_entry(G, st.base), spec.class_idx) if st.base is not None else keys_[0]
@@ -184,7 +213,7 @@ def plan_path(G, keys, spec: PathSpec | None = None, *, durations: list[float] |
         to_w = None
 
     psi, cutoff = resolve_truncation(G, tr.psi, tr.cutoff)
-    hold_frames = placed.hold_frames if placed else int(round(float(t.hold) * fps))
+    held = placed.hold_frames if placed else hold_frames(t.hold if holds is None else holds, fps)
     seg_frames = segment_frames(t, S)
     arc = None
     if t.pace == "even":                         # (placed keys keep their frames: even pace within each)
@@ -192,12 +221,12 @@ def plan_path(G, keys, spec: PathSpec | None = None, *, durations: list[float] |
         if placed is None:
             seg_frames = even_seg_frames(arc.lengths, sum(seg_frames))
         arc.equalize_chords(seg_frames, lambda seg, u: _chords(curve, to_w, moving, seg, u))
-    timeline = Timeline(fps=fps, hold_frames=hold_frames, seg_frames=tuple(seg_frames), loop=loop,
+    timeline = Timeline(fps=fps, hold_frames=held, seg_frames=tuple(seg_frames), loop=loop,
                         lead_frames=placed.lead_frames if placed else 0, tail_frames=placed.tail_frames if placed else 0)
 
     evaluator = PathEvaluator(timeline=timeline, curve=curve, to_w=to_w, key_ws=key_ws, base_w=base.w, style=style,
                               stagger=float(st.stagger), easing_name=spec.easing, arc=arc, w_avg=G.w_avg,
-                              psi=psi, psi_end=tr.psi_end, cutoff=cutoff, walk=walk)
+                              psi=psi, psi_end=tr.psi_end, cutoff=cutoff, walks=walks)
     noise = NoiseSchedule(spec.noise.mode, spec.noise.seed, G.noise_shapes, fps, timeline.num_frames, loop,
                           float(spec.noise.drift))
     # the keys as shown (truncated with the psi of their frame)
@@ -205,11 +234,18 @@ def plan_path(G, keys, spec: PathSpec | None = None, *, durations: list[float] |
     flat = spec.flat()
     if st.base is not None and not isinstance(st.base, (str, int)):
         flat["base"] = base.label
-    if walk is not None:                         # in-memory directions are recorded by what they are
-        flat["direction"], flat["strength"] = walk.source, f"{walk.start:g}:{walk.stop:g}"
+    if walks:                                    # in-memory directions are recorded by what they are
+        from ..directions.walk import is_several, strength_text
+
+        if is_several(spec.direction):
+            flat["direction"], flat["strength"] = [w.source for w in walks], [strength_text(w) for w in walks]
+        else:
+            flat["direction"], flat["strength"] = walks[0].source, strength_text(walks[0])
     params = {"keys": key_record(keys), **{k: _jsonable(v) for k, v in flat.items()}}
-    if walk is not None:
-        params["direction_walk"] = walk.params()
+    if walks and is_several(spec.direction):
+        params["direction_walks"] = [w.params() for w in walks]
+    elif walks:
+        params["direction_walk"] = walks[0].params()
     params.update({"space_resolved": space, "psi_resolved": psi, "cutoff_resolved": cutoff, "moving_layers": moving, "base_label": base.label,
                    "style_groups_order": [[name, list(idx)] for name, idx in style.groups],
                    "arch": getattr(G, "arch", None), "num_ws": G.num_ws, "w_dim": G.w_dim})

@@ -11,7 +11,16 @@ against the generator with one-line errors.
 
 A direction walk: `direction` ('dirs.npz:2', or in memory a (Directions, index) pair or a
 directions.walk.DirectionWalk) and `strength` ('-3:3', a number, or (A, B)); plan_path turns them into
-a DirectionWalk that `PathEvaluator.edit` adds after style mixing and before truncation.
+a DirectionWalk that `PathEvaluator.edit` adds after style mixing and before truncation. Several at
+once: `direction` a list of those and `strength` None or a list with one per direction, in order
+(each 'A:B', B or (A, B)); their edits add up, each on its own layers, all at the same place; a walk
+on a single key walks them all together. One direction in a list is the single form bit for bit.
+
+Per-key hold: `Timing.hold` is seconds on every key (a number) or a tuple with one per key, in the
+order the keys are given (with --loop too; the hold belongs to its key, so --shuffle-seed moves it
+with the key). Key i is shown exactly on round(hold_i * fps) + 1 frames from its arrival; without
+--loop the last key's hold is the still the clip ends on. Flat schema `hold`: a number or a list.
+Keys placed from outside (music beats) take one number only.
 
 Externally timed transitions (music beats) are `Timing.key_timing` (paths.timing.KeyTiming: lead
 frames, frames per transition, tail frames), read by `plan.segment_frames`; the keys are cycled to the
@@ -32,7 +41,7 @@ class Timing:
     seconds: float = 2.0                      # per transition (ignored when frames or durations is set)
     frames: int | None = None                 # frames per transition
     durations: tuple[float, ...] | None = None   # seconds of each transition
-    hold: float = 0.0                         # seconds held on each keyframe
+    hold: float | tuple[float, ...] = 0.0     # seconds held on every key, or one per key in key order
     loop: bool = False
     pace: str = "key"                         # key | even
     key_timing: KeyTiming | None = None       # keys placed from outside in frames (music: on beats); not a
@@ -68,8 +77,8 @@ class PathSpec:
     easing: str = "linear"
     shuffle_seed: int | None = None
     class_idx: int | None = None
-    direction: Any = None                     # 'dirs.npz:2', (Directions, index) or a DirectionWalk
-    strength: Any = None                      # '-3:3', B (0 to B) or (A, B); default -3:3 with a direction
+    direction: Any = None                     # 'dirs.npz:2', (Directions, index), a DirectionWalk, or a list of them
+    strength: Any = None                      # '-3:3', B (0 to B) or (A, B); a list: one per direction; default -3:3
     timing: Timing = field(default_factory=Timing)
     styles: Styles = field(default_factory=Styles)
     truncation: Truncation = field(default_factory=Truncation)
@@ -82,7 +91,7 @@ class PathSpec:
         for name, (part, attr) in FLAT.items():
             if name in values:
                 v = values[name]
-                parts[part][attr] = tuple(v) if name == "durations" and v is not None else v
+                parts[part][attr] = tuple(v) if name in LISTS and isinstance(v, (list, tuple)) else v
         top = parts.pop("")
         return cls(**top, timing=Timing(**parts["timing"]), styles=Styles(**parts["styles"]),
                    truncation=Truncation(**parts["truncation"]), noise=Noise(**parts["noise"]))
@@ -92,7 +101,7 @@ class PathSpec:
         out = {}
         for name, (part, attr) in FLAT.items():
             v = getattr(getattr(self, part) if part else self, attr)
-            out[name] = list(v) if name == "durations" and v is not None else v
+            out[name] = list(v) if name in LISTS and isinstance(v, (list, tuple)) else v
         return out
 
     def replace(self, **flat_changes) -> "PathSpec":
@@ -111,5 +120,8 @@ FLAT: dict[str, tuple[str, str]] = {
     "noise_drift": ("noise", "drift"), "class_idx": ("", "class_idx"), "durations": ("timing", "durations"),
     "fps": ("timing", "fps"), "direction": ("", "direction"), "strength": ("", "strength"),
 }
+
+# flat names whose lists are tuples in the (frozen, hashable) spec
+LISTS = ("durations", "hold")
 
 __all__ = ["PathSpec", "Timing", "Styles", "Truncation", "Noise", "FLAT"]

@@ -1,13 +1,16 @@
 """Timing: which key or transition each frame belongs to, and how far along it is.
 
-Frame layout (H = hold frames, F_i = frames of transition i):
+Frame layout (H_i = hold frames of key i, F_i = frames of transition i):
 
-    key i arrives at frame a_i and is shown exactly on frames a_i .. a_i + H,
-    transition i then runs over the next F_i frames, so a_{i+1} = a_i + H + F_i.
+    key i arrives at frame a_i and is shown exactly on frames a_i .. a_i + H_i (H_i + 1 frames),
+    transition i then runs over the next F_i frames, so a_{i+1} = a_i + H_i + F_i.
 
-An open path ends on the last key's last hold frame: num_frames = a_{K-1} + H + 1. A loop ends one
-frame before key 0 would come round again: num_frames = a_K, so its last frame is not a copy of its
-first and the file loops without a stutter.
+`hold_frames` is one int (every key) or a tuple with one per key (per-key --hold); a uniform tuple is
+stored as its int, so both give the same Timeline. An open path ends on the last key's last hold
+frame: num_frames = a_{K-1} + H_{K-1} + 1 (the last key's hold is the still the clip ends on). A loop
+ends one frame before key 0 would come round again: num_frames = a_K, so its last frame is not a copy
+of its first and the file loops without a stutter (key 0's hold is at the start of the clip, the
+last key's hold before the transition back to key 0).
 
 Keys placed from outside (music: keys on beats) add lead frames before key 0 arrives (they show key
 0) and, on an open path, tail frames after the last key's hold: a_0 = lead, num_frames grows by the
@@ -35,15 +38,28 @@ PACES = ("key", "even")
 @dataclass(frozen=True)
 class Timeline:
     fps: float
-    hold_frames: int
+    hold_frames: int | tuple[int, ...]   # held frames after each key's arrival: one for all keys, or one per key
     seg_frames: tuple[int, ...]      # frames per transition, one per segment
     loop: bool
     lead_frames: int = 0             # frames before key 0 arrives (showing key 0)
     tail_frames: int = 0             # open path: frames after the last key's hold (showing it)
 
     def __post_init__(self):
-        assert self.hold_frames >= 0 and all(f >= 1 for f in self.seg_frames)
+        if isinstance(self.hold_frames, (tuple, list)):
+            holds = tuple(int(h) for h in self.hold_frames)
+            assert len(holds) == self.num_keys, (holds, self.num_keys)
+            object.__setattr__(self, "hold_frames", holds[0] if len(set(holds)) == 1 else holds)
+        else:
+            object.__setattr__(self, "hold_frames", int(self.hold_frames))
+        assert min(self.holds) >= 0 and all(f >= 1 for f in self.seg_frames)
         assert self.lead_frames >= 0 and self.tail_frames >= 0 and not (self.loop and self.tail_frames)
+
+    @property
+    def holds(self) -> np.ndarray:
+        """Hold frames of each key, [K] int64."""
+        if isinstance(self.hold_frames, tuple):
+            return np.asarray(self.hold_frames, dtype=np.int64)
+        return np.full(self.num_keys, self.hold_frames, dtype=np.int64)
 
     @property
     def num_keys(self) -> int:
@@ -52,7 +68,7 @@ class Timeline:
     @property
     def arrivals(self) -> np.ndarray:
         """Frame index at which each key arrives (for a loop, plus the closing arrival = num_frames)."""
-        steps = np.asarray(self.seg_frames, dtype=np.int64) + self.hold_frames
+        steps = np.asarray(self.seg_frames, dtype=np.int64) + self.holds[: len(self.seg_frames)]
         return (np.concatenate([[0], np.cumsum(steps)]) + self.lead_frames).astype(np.int64)
 
     @property
@@ -63,7 +79,7 @@ class Timeline:
     @property
     def num_frames(self) -> int:
         a = self.arrivals
-        return int(a[-1]) if self.loop else int(a[-1]) + self.hold_frames + 1 + self.tail_frames
+        return int(a[-1]) if self.loop else int(a[-1]) + int(self.holds[-1]) + 1 + self.tail_frames
 
     def locate(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Frame positions [n] -> (segment index [n] int64, fraction f [n] in [0, 1))."""
@@ -73,7 +89,7 @@ class Timeline:
         arrivals = self.arrivals.astype(np.float64)
         seg = np.searchsorted(arrivals, pos, side="right") - 1
         seg = np.clip(seg, 0, self.num_keys - 1)
-        depart = arrivals[seg] + self.hold_frames
+        depart = arrivals[seg] + self.holds[seg]
         frames = np.asarray(self.seg_frames + (1,), dtype=np.float64)[np.minimum(seg, len(self.seg_frames))]
         f = np.clip((pos - depart) / frames, 0.0, None)
         if not self.loop:

@@ -23,6 +23,12 @@ def options_from_flags(values: dict[str, Any], given: set[str], from_file: str |
     values["keys"] = keys
     if isinstance(values.get("durations"), str):
         values["durations"] = parse_durations(values["durations"])
+    if isinstance(values.get("hold"), str):
+        values["hold"] = parse_hold(values["hold"])
+    for name in ("direction", "strength"):      # repeatable: one stays a string (the single form), several a list
+        if isinstance(values.get(name), (list, tuple)):
+            many = list(values[name])
+            values[name] = None if not many else many[0] if len(many) == 1 else many
     given = set(given)
     if "seeds" in given:
         given.add("keys")
@@ -62,6 +68,18 @@ def parse_durations(text: str | None) -> list[float] | None:
         return [float(t) for t in str(text).split(",") if t.strip()]
     except ValueError:
         raise WaifuError(f"--durations must be seconds per transition, e.g. 2,1,3; got '{text}'") from None
+
+
+def parse_hold(text: str) -> float | list[float]:
+    """'0.5' -> 0.5 (every key); '0,1.5,0' -> [0.0, 1.5, 0.0] (one per key, in key order)."""
+    parts = [t for t in str(text).replace(",", " ").split()]
+    try:
+        values = [float(t) for t in parts]
+    except ValueError:
+        values = []
+    if not values:
+        raise WaifuError(f"--hold takes seconds: one number for every key (0.5) or one per key (0,1.5,0); got '{text}'")
+    return values[0] if len(values) == 1 and "," not in str(text) else values
 
 
 def run_render(values: dict[str, Any], given: set[str], from_file: str | None, console,

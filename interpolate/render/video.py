@@ -84,7 +84,12 @@ def grid_options(opts: RenderOptions, cols: int, rows: int) -> list[RenderOption
     if len(tokens) < need or len(tokens) % cells:
         raise WaifuError(f"--grid {cols}x{rows} splits the keys into {cells} equal runs (one per cell, at least "
                          f"{need // cells} each); got {len(tokens)} keys, e.g. pass --seeds 0-{2 * cells - 1}")
-    return [dataclasses.replace(opts, keys=tokens[i * per:(i + 1) * per]) for i in range(cells)]
+    hold = opts.hold
+    if isinstance(hold, (list, tuple)) and len(hold) != len(tokens):
+        raise WaifuError(f"--hold gives {len(hold)} holds for {len(tokens)} keys; with --grid give one per key "
+                         f"(split with them, one run per cell) or one number for every key")
+    cell_hold = (lambda i: list(hold[i * per:(i + 1) * per])) if isinstance(hold, (list, tuple)) else (lambda i: hold)
+    return [dataclasses.replace(opts, keys=tokens[i * per:(i + 1) * per], hold=cell_hold(i)) for i in range(cells)]
 
 
 def render(opts: RenderOptions, console=None, sidecar_data: dict | None = None) -> RenderResult:
@@ -182,6 +187,7 @@ def render_paths(G, paths: Sequence, output, *, device: DeviceSpec | None = None
     out_w, out_h, size_how = output_size(out.size, source.width, source.height, source.cell_w, source.cell_h)
     geometry = Geometry(source.width, source.height, out_w, out_h, out.fit)
     labeler = Labeler(paths, geometry, cols, rows, source.cell_w, source.cell_h) if out.label else None
+    shaped = source.shape_on_device(geometry)    # CUDA: resized before the host copy (render/shaping.py)
     if out.save_latents:
         if not hasattr(paths[0], "save_latents"):
             raise WaifuError("--save-latents writes one planned path; this render has none to save")
@@ -195,7 +201,8 @@ def render_paths(G, paths: Sequence, output, *, device: DeviceSpec | None = None
         encoder = make_encoder(target.kind, target.tmp, out_w, out_h, settings, target.pattern)
 
         def handle(index: int, frame: np.ndarray) -> None:
-            frame = geometry.apply(frame)
+            if not shaped:
+                frame = geometry.apply(frame)
             if labeler is not None:
                 frame = labeler(index + source.offset, frame)
             if frame_hook is not None:
