@@ -66,9 +66,9 @@ def up_conv(x: torch.Tensor, phases: list[tuple[int, int, torch.Tensor]], kernel
     full_h, full_w = (h - 1) * up + kh, (w - 1) * up + kw
     px0, px1 = padding + (fw + up - 1) // 2 - (kw - 1), padding + (fw - up) // 2 - (kw - up)
     py0, py1 = padding + (fh + up - 1) // 2 - (kh - 1), padding + (fh - up) // 2 - (kh - up)
-    # the buffer holds the full output on a grid of up x up cells, plus the FIR's padding around it
-    cells_h, cells_w = -(-(full_h + max(py0, 0)) // up) + 1, -(-(full_w + max(px0, 0)) // up) + 1
-    buf = x.new_zeros(n, cells_h * up + max(py1, 0), cells_w * up + max(px1, 0), out_channels)
+    # the buffer holds the full output (every phase sample lies inside it) and the FIR's zero padding;
+    # with non-negative padding nothing is cropped, so the FIR reads it as one contiguous tensor
+    buf = x.new_zeros(n, max(py0, 0) + full_h + max(py1, 0), max(px0, 0) + full_w + max(px1, 0), out_channels)
     for a, b, k in phases:
         ty, tx = k.shape[2:]
         y = F.conv2d(x, k, padding=[ty - 1, tx - 1]).permute(0, 2, 3, 1)   # full[up m + a, up q + b], m < h + ty - 1
