@@ -132,6 +132,11 @@ def check_parts(parts: list[Part]) -> list[Part]:
         raise WaifuError(f"missing part{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))} of {first.count}; "
                          f"render {'them' if len(missing) > 1 else 'it'} with --shard I/{first.count}")
     ordered = [by_index[i] for i in range(first.count)]
+    used = [(part.sidecar.get("output") or {}).get("encoder") for part in ordered]   # MP4: libx264, h264_nvenc, ...
+    if len(set(used)) > 1:       # --encoder auto chose differently on other workers: one stream cannot hold both
+        which = ", ".join(f"part {p.index}: {u}" for p, u in zip(ordered, used))
+        raise WaifuError(f"the parts were encoded by different encoders ({which}); render them again with the same "
+                         f"--encoder (x264 or nvenc)")
     for part in ordered:
         frames = (part.sidecar.get("output") or {}).get("frames")
         if (part.start, part.stop) != shard_range(part.index, part.count, part.total) or frames != part.stop - part.start:
