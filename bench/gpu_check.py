@@ -13,7 +13,9 @@ StyleGAN1 512; --tiny: the same architectures at 32-64 px with few channels):
               and the peak device memory at the largest one
 Then, for StyleGAN2-1024 (--tiny: 64 px): end-to-end `render` to MP4 at its size and to a 1080x1920 reel
 (--size 1080x1920 --fit crop), each with generation alone, shaping + encoding alone, end to end and the
-efficiency = end to end / the slower stage (the issue asks for >= 0.9); x264 frames/s with 1, 2 and 4
+efficiency = end to end / the slower stage (the issue asks for >= 0.9), the reel also with its frames
+shaped on the host (WAIFU_MORPH_SHAPING=host); the reel's shaping alone, host (Pillow) against the
+device (render/shaping.py), ms per frame and same bytes; x264 frames/s with 1, 2 and 4
 encoders on contiguous chunks (bench/bench_encoders.py: is one encoder the bottleneck?); and last the
 test suite's CUDA tests (`pytest -k cuda`, which skip without a GPU).
 """
@@ -131,17 +133,18 @@ def end_to_end(G, device: torch.device, frames: int, size: str | None, folder: s
     path = make_path(G, frames)
     warm_up(G, path, device)                 # kernel choice and allocations stay out of the rates
     source = FrameSource(G, [path])
+    w, h = source.width, source.height
+    out_w, out_h = (int(v) for v in size.split("x")) if size else (w, h)
+    geometry = Geometry(w, h, out_w, out_h, "crop")
+    on_device = source.shape_on_device(geometry)   # then generation includes the shaping, as in render
     made = []
     t0 = time.perf_counter()
     with cpu_threads(source.device):
         for batch in source.batches():
             made.extend(batch.numpy())
     gen = len(made) / (time.perf_counter() - t0)
-    h, w = made[0].shape[:2]
-    out_w, out_h = (int(v) for v in size.split("x")) if size else (w, h)
-    geometry = Geometry(w, h, out_w, out_h, "crop")
     t0 = time.perf_counter()
-    shaped = [geometry.apply(f) for f in made]
+    shaped = made if on_device else [geometry.apply(f) for f in made]
     shape_s = time.perf_counter() - t0
     args = argparse.Namespace(x264_preset="veryfast")
     enc_rate, _ = encoding("mp4", shaped, args, folder)
@@ -152,6 +155,46 @@ def end_to_end(G, device: torch.device, frames: int, size: str | None, folder: s
                          device=DeviceSpec(device=str(device)))
     e2e = result.frames / (time.perf_counter() - t0)
     return dict(gen=gen, enc=enc, e2e=e2e, eff=e2e / min(gen, enc), batch=result.batch_size, size=f"{out_w}x{out_h}")
+
+
+def shaping_rows(device: torch.device, tiny: bool) -> list[str]:
+    """The 1080x1920 reel's frame shaping, host (device -> host copy, then Pillow per frame on one
+    thread, as the writer does) against the device (render/shaping.py, then the copy of the shaped
+    frames): ms per frame, and whether the bytes are the same."""
+    from interpolate.render.frames import Geometry
+    from interpolate.render.shaping import DeviceShaper
+
+    src, n = (256, 4) if tiny else (1024, 16)
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:src, 0:src]
+    base = np.stack([x * 255 / src, y * 255 / src, (x ^ y) % 256], -1)
+    frames = torch.from_numpy(np.clip(base[None] + rng.normal(0, 12, (n, src, src, 3)), 0, 255).astype(np.uint8)).to(device)
+    rows = ["", f"Frame shaping of a 1080x1920 reel from {src} px frames ({n} per batch): the host (copy, then "
+                f"Pillow on the writer thread) against the device (render/shaping.py, then the copy)", "",
+            "| fit | host ms/frame | device ms/frame | speed-up | same bytes |", "|---|---|---|---|---|"]
+    for fit in ("crop", "pad"):
+        geometry = Geometry(src, src, 1080, 1920, fit)
+        shaper = DeviceShaper(geometry, device)
+
+        def host():
+            return np.stack([geometry.apply(f) for f in frames.cpu().numpy()])
+
+        def on_device():
+            return shaper(frames).cpu().numpy()
+
+        same = np.array_equal(host(), on_device())
+        times = {}
+        for name, fn in (("host", host), ("device", on_device)):
+            best = math.inf
+            for _ in range(3):
+                sync(device)
+                t0 = time.perf_counter()
+                fn()
+                best = min(best, time.perf_counter() - t0)
+            times[name] = 1000 * best / n
+        rows.append(f"| {fit} | {times['host']:.2f} | {times['device']:.2f} | {times['host'] / times['device']:.1f}x | {same} |")
+        print(rows[-1], flush=True)
+    return rows
 
 
 def cuda_tests() -> str:
@@ -200,10 +243,15 @@ def main() -> None:
     lines += ["", f"| end to end, {label}, {frames} frames | generation fps | shaping + encoding fps | end to end fps | "
                   "efficiency | batch |", "|---|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory() as folder:
-        for what, size in (("MP4 at its size", None), ("reel 1080x1920 crop", "108x192" if args.tiny else "1080x1920")):
+        reel = "108x192" if args.tiny else "1080x1920"
+        for what, size, place in (("MP4 at its size", None, "auto"), ("reel 1080x1920 crop", reel, "auto"),
+                                  ("reel 1080x1920 crop, shaped on the host", reel, "host")):
+            os.environ["WAIFU_MORPH_SHAPING"] = place       # auto: on the device on CUDA (render/shaping.py)
             r = end_to_end(G, device, frames, size, folder)
             lines.append(f"| {what} ({r['size']}) | {r['gen']:.1f} | {r['enc']:.1f} | {r['e2e']:.1f} | {r['eff']:.2f} | {r['batch']} |")
             print(lines[-1], flush=True)
+        os.environ.pop("WAIFU_MORPH_SHAPING", None)
+    lines += shaping_rows(device, args.tiny)
     enc = subprocess.run([sys.executable, str(REPO / "bench" / "bench_encoders.py"), "--sizes", "256" if args.tiny else "1024",
                           "--encoders", "1,2" if args.tiny else "1,2,4", "--frames", "24" if args.tiny else "120"],
                          capture_output=True, text=True)

@@ -97,7 +97,7 @@ def test_bad_shard_specs_are_one_line_errors(tmp_path, monkeypatch, capsys, flag
     monkeypatch.chdir(tmp_path)
     assert cli("render", *CLIP, *SIZE, *flags) == 2
     err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
@@ -117,12 +117,30 @@ def test_join_refuses_missing_repeated_and_foreign_parts(tmp_path, capsys):
     assert not (tmp_path / "out.mp4").exists() and not list(tmp_path.glob(".out.mp4*"))
 
 
-def test_ray_splits_one_clip_across_workers(tmp_path, truth):
+@pytest.fixture(scope="module")
+def local_ray():
+    """A local Ray with 3 CPUs (3 workers), started once for the module's Ray tests."""
     ray = pytest.importorskip("ray", reason="Ray is the optional [ray] extra: pip install 'waifu-morph[ray]'")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        render("--ray", "auto", "-o", f"{tmp_path}/frames/")
-    finally:
-        ray.shutdown()
+    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_splits_one_clip_across_workers(tmp_path, truth, local_ray):
+    render("--ray", "auto", "-o", f"{tmp_path}/frames/")
     assert np.array_equal(read_frames(tmp_path / "frames"), truth)
+    assert json.loads((tmp_path / "frames.json").read_text())["joined"]["parts"] == 3     # one per worker
     assert not list(tmp_path.glob("frames.part-*"))          # the driver removes its parts
+
+
+def test_ray_with_more_workers_than_frames_renders_fewer_parts(tmp_path, local_ray, capsys):
+    short = ["--seeds", "1,2", "--frames", "1", "--loop", "--size", "native"]       # 2 frames, 3 workers
+    assert cli("render", *short, "-q", "-o", f"{tmp_path}/one/") == 0
+    assert cli("render", *short, "--ray", "auto", "-o", tmp_path / "ray.mp4") == 0
+    assert cli("render", *short, "-q", "--ray", "auto", "-o", f"{tmp_path}/frames/") == 0
+    said = capsys.readouterr()
+    assert "rendered 2 frames in 2 parts on Ray" in said.out + said.err
+    assert np.array_equal(read_frames(tmp_path / "frames"), read_frames(tmp_path / "one"))
+    assert len(read_video(tmp_path / "ray.mp4")) == 2
+    assert json.loads((tmp_path / "ray.mp4.json").read_text())["joined"]["parts"] == 2
+    assert not list(tmp_path.glob("*.part-*"))

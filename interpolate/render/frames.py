@@ -9,7 +9,9 @@ gives 256x256); `--size WxH` wins, `--size native` keeps the generated size.
     labeler = Labeler(paths, geometry, cols, rows, cell_w, cell_h)  # one caption per grid cell
     frame = labeler(index, frame)
 
-The grid itself is tiled on the device by render/pipeline.FrameSource (`parse_grid` reads --grid).
+The grid itself is tiled on the device by render/pipeline.FrameSource (`parse_grid` reads --grid). On
+CUDA, Geometry.apply's resize/pad/crop runs there too, with the same bytes (render/shaping.py); captions
+are always drawn here, on the shaped frame.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
     main thread                                   writer thread
     ws chunk -> device -> synthesis -> uint8      wait for the batch's copy, then the caller's
-    (grid tiled on the device) -> host copy  -->  handle(index, frame): shaping (render/frames.py),
-                                                  frame hook, encoder (render/encode.py)
-    (non-blocking, pinned) -> next batch          bounded queue: memory stays flat
+    (grid tiled on the device; on CUDA also       handle(index, frame): shaping unless done
+    resized/padded/cropped: render/shaping.py)    (render/frames.py), captions, frame hook,
+    -> host copy (non-blocking, pinned)      -->  encoder (render/encode.py)
+    -> next batch                                 bounded queue: memory stays flat
 
 On a GPU the host copy of batch i (on its own CUDA stream, into pinned memory) and the encoding of
 batch i-1 overlap the synthesis of batch i+1. On a CPU both stages share the cores: generation gets
@@ -104,6 +105,18 @@ class FrameSource:
                                 synthesis_weights(G))
         self.cuda = self.device.type == "cuda"
         self._copy_stream = None             # CUDA: device -> host copies beside the synthesis stream
+        self.shaper = None                   # frames -> output frames on the device (shape_on_device)
+
+    def shape_on_device(self, geometry) -> bool:
+        """Resize/pad/crop each batch on the device before the host copy when render/shaping.py's fixed
+        rule says so (CUDA); True if it will (then the caller must not shape the frames again)."""
+        from .shaping import DeviceShaper, shaping_place
+
+        assert (geometry.src_w, geometry.src_h) == (self.width, self.height), (geometry, self.width, self.height)
+        if shaping_place(self.device, geometry) != "device":
+            return False
+        self.shaper = DeviceShaper(geometry, self.device)
+        return True
 
     def _autocast(self):
         if self.dtype == torch.float32:
@@ -174,6 +187,8 @@ class FrameSource:
                 frames = self.synthesize(lo, hi)
                 if (lo, hi) != (pos, pos + n):
                     frames = frames[pos - lo:pos - lo + n].contiguous()
+                if self.shaper is not None:
+                    frames = self.shaper(frames)
                 if self.cuda and self.sizer.adapt:      # time the device, not the kernel launches
                     torch.cuda.synchronize(self.device)
             except (RuntimeError, torch.OutOfMemoryError) as exc:

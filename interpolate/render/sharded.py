@@ -26,8 +26,9 @@ def _say(console, opts: RenderOptions, text: str) -> None:
 
 
 def render_shard(opts: RenderOptions, shard: tuple[int, int], console=None, sidecar_data: dict | None = None,
-                 auto_join: bool = True) -> str:
-    """Render shard (I, N) of opts' clip into its part; join when every part is there. Returns the part."""
+                 auto_join: bool = True, G=None) -> str:
+    """Render shard (I, N) of opts' clip into its part; join when every part is there. Returns the part.
+    `G`: the generator already loaded from opts.checkpoint on opts.device (a Ray worker's)."""
     from ..device import pick_device
     from ..loading import load_generator
     from .pipeline import resolve_precision
@@ -40,7 +41,8 @@ def render_shard(opts: RenderOptions, shard: tuple[int, int], console=None, side
     part = shards.part_output(opts.output, i, n)
     device = pick_device(opts.device)
     resolve_precision(opts.precision, device)
-    G = load_generator(opts.checkpoint or default_checkpoint(), device=device)
+    if G is None:
+        G = load_generator(opts.checkpoint or default_checkpoint(), device=device)
     if sidecar_data is not None:
         check_checkpoint_matches(sidecar_data, G)
     paths, cols, rows = plan_render(G, opts)
@@ -85,41 +87,74 @@ def _join_when_complete(opts: RenderOptions, n: int, plan: str, console) -> None
 
 # --- Ray ----------------------------------------------------------------------------------------------
 class ShardWorker:
-    """A Ray actor: renders one shard (the model is loaded once, in render_shard)."""
+    """A Ray actor: tells the clip's frame count, renders shards (the model is loaded once per worker)."""
+
+    def __init__(self):
+        self._G, self._key = None, None
+
+    def _generator(self, opts: RenderOptions):
+        from ..device import pick_device
+        from ..loading import load_generator
+
+        key = (opts.checkpoint, opts.device)
+        if self._key != key:
+            self._G, self._key = load_generator(opts.checkpoint, device=pick_device(opts.device)), key
+        return self._G
+
+    def frames(self, options: dict) -> int:
+        """The number of frames of the clip the options plan."""
+        from .video import plan_render
+
+        opts = RenderOptions.from_dict(options, source="the Ray driver")
+        paths, _, _ = plan_render(self._generator(opts), opts)
+        return paths[0].num_frames
 
     def run(self, options: dict, i: int, n: int) -> str:
         opts = RenderOptions.from_dict(options, source="the Ray driver")
-        return render_shard(opts, (i, n), console=None, auto_join=False)
+        return render_shard(opts, (i, n), console=None, auto_join=False, G=self._generator(opts))
+
+
+def _ray_errors(ray, calls):
+    """ray.get(calls), a worker's WaifuError (which Ray wraps) raised as itself."""
+    try:
+        return ray.get(calls)
+    except Exception as err:
+        cause = getattr(err, "cause", None)
+        if isinstance(cause, WaifuError):
+            raise WaifuError(str(cause)) from None
+        raise
 
 
 def render_on_ray(opts: RenderOptions, address: str, console=None, workers: int | None = None) -> str:
-    """Split opts' clip into one part per Ray worker (one per GPU, else per CPU), render them there and
-    join them here. Paths are made absolute: the nodes must share the output folder."""
+    """Split opts' clip into one part per Ray worker (one per GPU, else per CPU; never more parts than
+    frames: the first worker plans the clip and tells its length), render them there and join them
+    here. Paths are made absolute: the nodes must share the output folder."""
     from ..raycluster import connect, plan_workers
     from .video import check_output_options, default_checkpoint
 
     check = check_output_options(opts)
     shards.check_shardable(check.kind, opts)
+    said = opts
     opts = dataclasses.replace(opts, output=os.path.abspath(opts.output), quiet=True,
                                checkpoint=os.path.abspath(opts.checkpoint or default_checkpoint()))
     ray = connect(address)
     count, actor_options = plan_workers(ray.cluster_resources(), workers or 1_000_000)
     count = workers or count
     Worker = ray.remote(**actor_options)(ShardWorker)
-    actors = [Worker.remote() for _ in range(count)]
+    options = opts.to_dict()
+    actors = [Worker.remote()]
     try:
-        options = opts.to_dict()
-        parts = ray.get([a.run.remote(options, i, count) for i, a in enumerate(actors)])
-    except Exception as err:                    # a worker's WaifuError arrives wrapped by Ray
-        cause = getattr(err, "cause", None)
-        if isinstance(cause, WaifuError):
-            raise WaifuError(str(cause)) from None
-        raise
+        total = _ray_errors(ray, actors[0].frames.remote(options))
+        count = max(1, min(count, total))           # a short clip: fewer parts (one for a one-frame clip)
+        actors += [Worker.remote() for _ in range(count - 1)]
+        parts = _ray_errors(ray, [a.run.remote(options, i, count) for i, a in enumerate(actors)])
     finally:
         for a in actors:
             ray.kill(a)
     shards.join_parts(parts, opts.output, overwrite=bool(opts.overwrite))
     shards.remove_parts(parts)
+    _say(console, said, f"rendered {total} frames in {count} part{'s' if count > 1 else ''} on Ray; "
+                        f"joined into {opts.output}")
     return opts.output
 
 

@@ -195,6 +195,7 @@ def render_paths(G, paths: Sequence, output, *, device: DeviceSpec | None = None
     out_w, out_h, size_how = output_size(out.size, source.width, source.height, source.cell_w, source.cell_h)
     geometry = Geometry(source.width, source.height, out_w, out_h, out.fit)
     labeler = Labeler(paths, geometry, cols, rows, source.cell_w, source.cell_h) if out.label else None
+    shaped = source.shape_on_device(geometry)    # CUDA: resized before the host copy (render/shaping.py)
     if out.save_latents:
         if not hasattr(paths[0], "save_latents"):
             raise WaifuError("--save-latents writes one planned path; this render has none to save")
@@ -208,7 +209,8 @@ def render_paths(G, paths: Sequence, output, *, device: DeviceSpec | None = None
         encoder = make_encoder(target.kind, target.tmp, out_w, out_h, settings, target.pattern)
 
         def handle(index: int, frame: np.ndarray) -> None:
-            frame = geometry.apply(frame)
+            if not shaped:
+                frame = geometry.apply(frame)
             if labeler is not None:
                 frame = labeler(index + source.offset, frame)
             if frame_hook is not None:
