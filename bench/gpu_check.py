@@ -16,7 +16,7 @@ Then, for StyleGAN2-1024 (--tiny: 64 px): end-to-end `render` to MP4 at its size
 efficiency = end to end / the slower stage (the issue asks for >= 0.9), the reel also with its frames
 shaped on the host (WAIFU_MORPH_SHAPING=host); the reel's shaping alone, host (Pillow) against the
 device (render/shaping.py), ms per frame and same bytes; x264 frames/s with 1, 2 and 4
-encoders on contiguous chunks (bench/bench_encoders.py: is one encoder the bottleneck?); and last the
+encoders on contiguous chunks and NVENC, skipped where none works (bench/bench_encoders.py); and last the
 test suite's CUDA tests (`pytest -k cuda`, which skip without a GPU).
 """
 
@@ -253,9 +253,10 @@ def main() -> None:
         os.environ.pop("WAIFU_MORPH_SHAPING", None)
     lines += shaping_rows(device, args.tiny)
     enc = subprocess.run([sys.executable, str(REPO / "bench" / "bench_encoders.py"), "--sizes", "256" if args.tiny else "1024",
-                          "--encoders", "1,2" if args.tiny else "1,2,4", "--frames", "24" if args.tiny else "120"],
+                          "--encoders", "1,2,nvenc" if args.tiny else "1,2,4,nvenc", "--frames", "24" if args.tiny else "120"],
                          capture_output=True, text=True)
-    lines += ["", "x264: one encoder against several on contiguous chunks joined by stream copy (bench/bench_encoders.py)", ""]
+    lines += ["", "Encoding: one x264 against several on contiguous chunks joined by stream copy, and NVENC "
+                  "(`--encoder nvenc`; bench/bench_encoders.py)", ""]
     lines += [l for l in enc.stdout.splitlines() if l.startswith("|")] or [f"bench_encoders failed: {enc.stderr[-300:]}"]
     if not args.skip_tests:
         lines += ["", f"CUDA tests (`pytest -k cuda`): {cuda_tests()}"]
