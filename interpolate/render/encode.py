@@ -7,7 +7,8 @@ Every encoder has the same surface, called from the renderer's writer thread:
     result = enc.finish()       # EncodeResult: what was written (and what had to change)
     enc.abort()                 # on error / Ctrl-C: stop ffmpeg now (the caller removes the files)
 
-MP4 streams raw RGB into one ffmpeg process. GIF and WebP (and MP4 with a size budget) stream into a
+MP4 streams raw RGB into one ffmpeg process, whose video encoder is x264/x265 or NVENC
+(EncodeSettings.encoder, chosen by render/codecs.choose_encoder; its arguments render/codecs.video_args). GIF and WebP (and MP4 with a size budget) stream into a
 lossless FFV1 intermediate beside the output, then encode from it, as often as the size budget needs:
 GIF palettes need the whole clip (the GIF palette: GifEncoder.encode_final, palettegen/paletteuse),
 and a budget needs a second try without rendering again. The ffmpeg process is render/ffmpeg.py,

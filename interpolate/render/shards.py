@@ -12,8 +12,9 @@ of extra work per part), so the frames are the same bits as one render's. Each p
 sidecar records the shard and a plan hash (options, checkpoint SHA-256, the path, frame count): the
 join refuses parts of another plan, a missing or repeated part, or a part whose frame count is off.
 
-MP4: every part is its own x264 stream, so it starts with an IDR frame and its GOPs are closed; the
-join is ffmpeg's concat demuxer with stream copy (no re-encode). The joined file has exactly F frames
+MP4: every part is its own x264 (or NVENC) stream, so it starts with an IDR frame and its GOPs are
+closed; the join is ffmpeg's concat demuxer with stream copy (no re-encode), so every part must come
+from the same encoder (each part's sidecar names it; --encoder auto may choose differently per worker). The joined file has exactly F frames
 in order; it differs from one-pass x264 only in the rate control and references around the seams
 (x264 cannot reference across parts), which is visually seamless (tests check PSNR at the seams).
 PNG frames: the parts are folders; the join renumbers them into the output: pixel-identical to one
