@@ -107,7 +107,7 @@ def test_nvenc_command_line_maps_crf_to_constant_quality(tmp_path):
     argv = argv_of(EncodeSettings(encoder="nvenc", crf=23), tmp_path)
     assert after(argv, "-c:v") == "h264_nvenc"
     assert (after(argv, "-rc"), after(argv, "-cq"), after(argv, "-b:v")) == ("vbr", "23", "0")
-    assert (after(argv, "-preset"), after(argv, "-tune")) == ("p4", "hq")
+    assert (after(argv, "-preset"), after(argv, "-tune"), after(argv, "-g")) == ("p4", "hq", "250")
     assert "-crf" not in argv and "veryfast" not in argv
     assert after(argv, "-vf").endswith("format=yuv420p") and after(argv, "-movflags") == "+faststart"
     assert after(argv, "-colorspace") == "bt709" and argv[-3:-1] == ["-f", "mp4"]
@@ -238,3 +238,38 @@ def test_shard_parts_of_different_encoders_are_not_joined(tmp_path, capsys):
                          "-o", tmp_path / "joined.mp4")
     assert "different encoders (part 0: libx264, part 1: h264_nvenc)" in err
     assert not (tmp_path / "joined.mp4").exists()
+
+
+# --- with NVENC (a GPU box: `pytest -k cuda`, as bench/gpu_check.py runs them) --------------------------
+needs_nvenc = pytest.mark.skipif(NO_NVENC, reason="no working NVENC here (h264_nvenc probe failed)")
+NV_CLIP = ["--seeds", "1,2,3", "--frames", "5", "-q"]         # 256x256 (NVENC's smallest frame is larger than 64 px)
+
+
+def frame_count(path) -> int:
+    from test_render_encode import read_video
+
+    return len(read_video(path))
+
+
+@needs_nvenc
+def test_cuda_nvenc_render_writes_a_playable_mp4(tmp_path):
+    from test_render_encode import ffmpeg_info, mp4_boxes
+
+    out = tmp_path / "nv.mp4"
+    assert cli("render", *NV_CLIP, "--encoder", "nvenc", "-o", out) == 0
+    info = ffmpeg_info(out)
+    assert "h264" in info and "yuv420p" in info and "256x256" in info, info
+    assert mp4_boxes(out).index("moov") < mp4_boxes(out).index("mdat")          # faststart
+    assert frame_count(out) == 11
+    side = sidecar(out)
+    assert side["options"]["encoder"] == "nvenc" and side["output"]["encoder"] == "h264_nvenc"
+    assert cli("render", *NV_CLIP, "--encoder", "nvenc", "-o", tmp_path / "again.mp4") == 0
+    assert (tmp_path / "again.mp4").read_bytes() == out.read_bytes()             # same command, same bytes
+
+
+@needs_nvenc
+def test_cuda_nvenc_shards_join_by_stream_copy(tmp_path):
+    out = tmp_path / "clip.mp4"
+    for i in range(2):
+        assert cli("render", *NV_CLIP, "--encoder", "nvenc", "--shard", f"{i}/2", "-o", out) == 0
+    assert frame_count(out) == 11 and sidecar(out)["output"]["encoder"] == "h264_nvenc"

@@ -9,14 +9,16 @@ codec (cached). The choice never depends on timings, so the same command on the 
 the same encoder. `--encoder nvenc` without a working NVENC is a one-line error before anything is
 written; `--encoder x264` is the CPU path (libx264, or libx265 with --codec h265).
 
-NVENC's quality comes from --crf: constant-quality VBR, `-rc vbr -cq CRF -b:v 0` (ffmpeg's
-`-h encoder=h264_nvenc`: `-cq` is the "target quality level (0 to 51, 0 means automatic) for constant
-quality mode in VBR rate control", the same 0-51 quantizer scale as x264's CRF; `-b:v 0` lifts the
-encoder's default 2 Mbit/s cap so the quality target alone sets the size). CRF 0 (x264's lossless)
-becomes cq 1, NVENC's best constant quality. The speed is ffmpeg's default `-preset p4 -tune hq`
-(--x264-preset is x264's alone). Both encoders get the same yuv420p BT.709 input, tags and faststart
-(render/encode.mp4_args), and both start every file with an IDR frame and close their GOPs (NVENC's
-keyframes are IDR frames), so parts of a --shard render still join by stream copy.
+NVENC's quality comes from --crf: constant-quality VBR, `-rc vbr -cq CRF -b:v 0`. Where that comes
+from: `ffmpeg -h encoder=h264_nvenc` (the bundled ffmpeg) documents `-cq` as the target quality of
+VBR's constant-quality mode on the same 0-51 quantizer scale as x264's CRF (0 there means "let the
+driver choose"), and ffmpeg's nvenc encoders default to a 2 Mbit/s bitrate that would cap it, which
+`-b:v 0` lifts. It is the same scale, not a measured size/quality match to x264. CRF 0 (x264's
+lossless) becomes cq 1. The speed is ffmpeg's default `-preset p4 -tune hq` (--x264-preset is x264's
+alone), with a keyframe at most every 250 frames as x264 does (`-g 250`). Both encoders get the same
+yuv420p BT.709 input, tags and faststart (render/encode.mp4_args), and both start every file with an
+IDR frame and close their GOPs (NVENC's keyframes are IDR frames), so the parts of a --shard render
+still join by stream copy (render/shards.py refuses parts of different encoders).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ ENCODERS = ("auto", "x264", "nvenc")
 FFMPEG_ENCODER = {("x264", "h264"): "libx264", ("x264", "h265"): "libx265",
                   ("nvenc", "h264"): "h264_nvenc", ("nvenc", "h265"): "hevc_nvenc"}
 NVENC_PRESET, NVENC_TUNE = "p4", "hq"
+NVENC_GOP = 250                    # frames per GOP, x264's default keyint (ffmpeg leaves NVENC's to the driver)
 PROBE_W, PROBE_H, PROBE_FRAMES = 256, 128, 2       # above NVENC's smallest frame for both codecs
 PROBE_TIMEOUT_S = 60
 
@@ -51,7 +54,7 @@ def video_args(settings, bitrate: int | None = None) -> list[str]:
     """ffmpeg's video encoder arguments for settings.encoder / codec / crf (or a --max-size bitrate)."""
     args = ["-c:v", ffmpeg_encoder(settings.encoder, settings.codec)]
     if settings.encoder == "nvenc":
-        args += ["-preset", NVENC_PRESET, "-tune", NVENC_TUNE, "-rc", "vbr"]
+        args += ["-preset", NVENC_PRESET, "-tune", NVENC_TUNE, "-g", str(NVENC_GOP), "-rc", "vbr"]
         if bitrate:
             return args + ["-b:v", str(bitrate), "-maxrate", str(int(bitrate * 1.2)), "-bufsize", str(bitrate)]
         return args + ["-cq", str(max(1, int(settings.crf))), "-b:v", "0"]
