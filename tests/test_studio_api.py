@@ -269,6 +269,49 @@ def test_recipe_and_command_are_accepted_by_the_cli(studio, clean_workdir, tmp_p
     assert video_frames(studio.workdir / "cmd.gif") == 13
 
 
+def test_a_reel_recipe_is_accepted_by_waifu_morph_reel(studio, clean_workdir, tmp_path):
+    import tomllib
+
+    values = {**VALUES, "loop": True, "psi": 0.8, "easing": "sine", "interp": "linear"}
+    status, _, body = request(studio, "POST", "/api/recipe", {"values": values, "name": "tour", "output": "tour",
+                                                              "kind": "reel"})
+    assert status == 200, body
+    reply = json.loads(body)
+    assert reply["kind"] == "reel" and reply["command"] == f"waifu-morph reel {studio.workdir / 'tour.toml'}"
+    assert any(n.startswith("loop:") for n in reply["notes"])
+    data = tomllib.loads((studio.workdir / "tour.toml").read_text())
+    assert data["reel"]["psi"] == 0.8 and data["reel"]["output"] == str(studio.workdir / "tour.mp4")
+    assert data["segment"] == [{"keys": ["3", "7", "21", "3"], "frames": 6, "style": "fine", "interp": "linear",
+                                "easing": "sine"}]
+    out = tmp_path / "reel.mp4"
+    assert cli("reel", studio.workdir / "tour.toml", "-o", out, "-q") == 0
+    assert video_frames(out) == 3 * 6 + 1                   # three transitions, back to the first key
+    assert cli_command(reply["command"] + " -q") == 0        # the command it names, unchanged
+    assert (studio.workdir / "tour.mp4").is_file()
+    status, _, body = request(studio, "POST", "/api/recipe", {"values": values, "name": "x", "kind": "album"})
+    assert status == 400 and "kind" in error_of(body)
+
+
+def test_a_hold_per_key_plans_records_and_copies_as_the_cli_does(studio, clean_workdir, tiny_checkpoint, tmp_path):
+    held = {**VALUES, "hold": [0, 0.2, 0]}                       # 30 fps: key 7 shown on 7 frames
+    plan = json.loads(request(studio, "POST", "/api/plan", {"values": held, "output": "held", "format": "gif"})[2])
+    assert plan["num_frames"] == 13 + 6 and "--hold 0.0,0.2,0.0" in plan["command"]
+    want = cli_planned_frame(studio.engine.G, tiny_checkpoint, ["--seeds", "3,7,21", "--style", "fine", "--frames", "6",
+                                                                "--hold", "0,0.2,0"], 9, tmp_path)
+    assert np.array_equal(decode_png(request(studio, "POST", "/api/frame", {"values": held, "frame": 9})[2]), want)
+    assert cli_command(plan["command"] + " -q") == 0
+    assert video_frames(studio.workdir / "held.gif") == 19
+    request(studio, "POST", "/api/recipe", {"values": held, "name": "held", "output": "p"})
+    assert cli("render", "--preset", studio.workdir / "held.toml", "-o", tmp_path / "p.mp4", "-q") == 0
+    assert video_frames(tmp_path / "p.mp4") == 19
+    status, _, body = request(studio, "POST", "/api/recipe", {"values": held, "name": "held-reel", "kind": "reel"})
+    assert status == 200, body
+    assert cli("reel", studio.workdir / "held-reel.toml", "-o", tmp_path / "r.mp4", "-q") == 0
+    assert video_frames(tmp_path / "r.mp4") == 19
+    status, _, body = request(studio, "POST", "/api/plan", {"values": {**VALUES, "hold": [0, 1]}})
+    assert status == 400 and "hold" in error_of(body)
+
+
 def test_seeds_and_the_mixing_figure(studio):
     from interpolate.render.stills import render_seeds
 

@@ -95,6 +95,33 @@ def test_recipe_and_command_carry_the_direction_and_the_cli_accepts_them(studio,
         assert np.array_equal(np.array(data["ws"]), from_recipe)
 
 
+def test_several_directions_at_once_plan_and_copy_as_the_cli_does(studio, clean_workdir, tiny_checkpoint, tmp_path):
+    sefa_file(studio, "coarse")
+    sefa_file(studio, "fine")
+    both = {**WALK, "direction": ["sefa-coarse.npz:1", "sefa-fine.npz:0"], "strength": ["-2:2", "1.5:1.5"]}
+    plan = json.loads(request(studio, "POST", "/api/plan", {"values": both, "output": "both", "format": "gif"})[2])
+    coarse, fine = studio.workdir / "sefa-coarse.npz", studio.workdir / "sefa-fine.npz"
+    assert f"--direction {coarse}:1 --strength -2:2 --direction {fine}:0 --strength 1.5:1.5" in plan["command"]
+    flags = ["--seeds", "3,7", "--frames", "6", "--direction", f"{coarse}:1", "--strength", "-2:2",
+             "--direction", f"{fine}:0", "--strength", "1.5:1.5"]
+    want = cli_planned_frame(studio.engine.G, tiny_checkpoint, flags, 4, tmp_path)
+    got = decode_png(request(studio, "POST", "/api/frame", {"values": both, "frame": 4})[2])
+    assert np.array_equal(got, want)
+    one = decode_png(request(studio, "POST", "/api/frame", {"values": WALK, "frame": 4})[2])
+    assert not np.array_equal(got, one)                         # the second direction does move it
+    cmd_latents = tmp_path / "cmd.npz"
+    assert cli_command(plan["command"] + f" -q --save-latents {cmd_latents}") == 0
+    request(studio, "POST", "/api/recipe", {"values": both, "name": "both", "output": "p"})
+    assert "sefa-fine.npz:0" in (studio.workdir / "both.toml").read_text()
+    rec_latents = tmp_path / "rec.npz"
+    assert cli("render", "--preset", studio.workdir / "both.toml", "-o", tmp_path / "p.mp4", "--save-latents",
+               rec_latents, "-q") == 0
+    with np.load(cmd_latents) as a, np.load(rec_latents) as b:
+        assert np.array_equal(np.array(a["ws"]), np.array(b["ws"]))
+    status, _, body = request(studio, "POST", "/api/plan", {"values": {**both, "strength": ["1:1"]}})
+    assert status == 400 and "strength" in error_of(body)
+
+
 def test_direction_endpoints_refuse_no_token_and_names_outside_the_work_folder(studio, clean_workdir, tmp_path):
     from interpolate.directions import sefa
 
@@ -112,6 +139,9 @@ def test_direction_endpoints_refuse_no_token_and_names_outside_the_work_folder(s
         status, _, body = request(studio, "POST", "/api/plan", {"values": {**WALK, "direction": f"{name}:0"}})
         assert status == 400, name
         error_of(body)
+        several = {**WALK, "direction": ["sefa-coarse.npz:0", f"{name}:0"], "strength": ["1:1", "1:1"]}
+        status, _, body = request(studio, "POST", "/api/plan", {"values": several})
+        assert status == 400 and "work folder" in error_of(body), name    # every name of a list is confined
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("outside")] == ["outside.npz"]
     assert sorted(p.name for p in studio.workdir.iterdir()) == ["link.npz"]
 

@@ -11,12 +11,15 @@
     GET  /api/file?name=        a file of the work folder (videos play in the page)
     POST /api/plan              {values, output?} -> frames, fps, key frames, the equivalent command
     POST /api/frame             {values, frame, encoding?} -> PNG (or raw RGB bytes with encoding 'rgb');
-                                204 when a newer request superseded it
+                                204 when a newer request superseded it; it also stops a playing preview
+    POST /api/preview           {values, start, fps} -> NDJSON: every k-th planned frame at <= 256 px, streamed
+                                as drawn (preview.py); a newer preview or a frame request supersedes it
     POST /api/mix               {seeds, style, psi, noise} -> the style-mixing figure PNG (204: superseded)
     POST /api/upload?name=      a W file (.npy/.npz, at most MAX_UPLOAD bytes) into the work folder
     POST /api/render            {values, output, format, overwrite} -> NDJSON progress lines; closing the
                                 connection (a closed tab, the Stop button) cancels it, nothing partial left
-    POST /api/recipe            {values, name, output?} -> writes NAME.toml for `render --preset`
+    POST /api/recipe            {values, name, output?, kind?} -> writes NAME.toml for `render --preset`, or
+                                with kind 'reel' a reel TOML for `waifu-morph reel` (notes: what it leaves out)
     (latents.py:)
     GET  /api/directions?name=  a directions .npz of the work folder: labels, eigenvalue shares, layers
     POST /api/directions        {style, name?, overwrite?} -> SeFa (interpolate.directions.sefa) on a style
@@ -26,8 +29,8 @@
                                 with the renders (one job at a time), cancelled by a closed connection
 
 `values` are the flat names of `render --help` plus `keys`: seed numbers, or 'w:NAME' for a W file
-in the work folder, and `direction` as 'NAME.npz:I' (a directions file of the work folder; one
-direction at a time, as `render --direction`) with `strength` 'A:B'.
+in the work folder, and `direction` as 'NAME.npz:I' (a directions file of the work folder, as
+`render --direction`) with `strength` 'A:B', or lists of both (several directions at once).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import html
 import json
+import shlex
 import sys
 import time
 import traceback
@@ -52,6 +56,7 @@ from ..errors import WaifuError
 from .engine import Engine, with_output_format
 from .jobs import MAX_QUEUED_RENDERS, Renders, stream_job
 from .latents import is_directions_file, latent_routes
+from .preview import Previews
 from .security import Guard, confine, listing
 from .slots import SUPERSEDED, Compute, LatestWins
 
@@ -61,7 +66,7 @@ READABLE_SUFFIXES = W_SUFFIXES + OUTPUT_SUFFIXES + (".toml", ".json", ".png")
 MAX_UPLOAD = 16 * 1024 * 1024          # bytes of one uploaded W file
 MAX_JSON = 1024 * 1024                 # bytes of one JSON request
 STATIC_FILES = {"studio.js": "text/javascript", "render.js": "text/javascript", "latents.js": "text/javascript",
-                "studio.css": "text/css"}
+                "preview.js": "text/javascript", "studio.css": "text/css"}
 SECURITY_HEADERS = [
     (b"content-security-policy", b"default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
                                  b"script-src 'self'; style-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
@@ -84,6 +89,7 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
     # so it never holds up the frame under the pointer; a newer figure request replaces a waiting one
     figures = LatestWins(Compute())
     renders = Renders()
+    previews = Previews(engine, compute)
 
     def page_values(raw: Any) -> dict[str, Any]:
         """The page's values with its key tokens turned into what --keys takes."""
@@ -103,11 +109,15 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
             else:
                 raise WaifuError(f"key '{text}' is neither a seed number nor a W file of the work folder")
         values["keys"] = keys
-        if values.get("direction"):               # 'NAME.npz:I', a directions file of the work folder
+        if values.get("direction"):               # 'NAME.npz:I' or a list of them: directions files of the work folder
             from ..directions import parse_direction
 
-            name, index = parse_direction(str(values["direction"]))
-            values["direction"] = f"{confine(workdir, name, ('.npz',))}:{index}"
+            def inside(text: str) -> str:
+                name, index = parse_direction(str(text))
+                return f"{confine(workdir, name, ('.npz',))}:{index}"
+
+            given = values["direction"]
+            values["direction"] = [inside(d) for d in given] if isinstance(given, list) else inside(given)
         return values
 
     async def body_json(request: Request) -> dict[str, Any]:
@@ -188,6 +198,7 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
             raise WaifuError("frame must be a whole number") from None
         raw = body.get("encoding") == "rgb"       # the page: bytes it puts on its canvas without decoding
         t0 = time.perf_counter()
+        previews.supersede()                      # a scrub stops the preview playing
         result = await frames.submit(lambda: engine.frame(values, index) if raw else engine.frame_png(values, index))
         if result is SUPERSEDED:
             return Response(status_code=204, headers={"x-superseded": "1"})
@@ -198,6 +209,12 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
             headers.update({"x-width": str(image.shape[1]), "x-height": str(image.shape[0])})
             return Response(image.tobytes(), media_type="application/octet-stream", headers=headers)
         return Response(image, media_type="image/png", headers=headers)
+
+    async def preview(request: Request) -> Response:
+        body = await body_json(request)
+        values = page_values(body.get("values"))
+        described = await compute.run(lambda: engine.describe(values), Compute.FRAME)   # bad values: 400 here
+        return previews.stream(values, described, body.get("start", 0), body.get("fps", "auto"))
 
     async def mix(request: Request) -> Response:
         body = await body_json(request)
@@ -287,18 +304,27 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
         output = body.get("output")
         if output:
             output = str(workdir / with_output_format(str(output), str(body.get("format") or "mp4")))
+        kind = str(body.get("kind") or "preset")
+        if kind not in ("preset", "reel"):
+            raise WaifuError(f"unknown recipe kind '{kind}'; use preset (render --preset) or reel (waifu-morph reel)")
         await compute.run(lambda: engine.describe(values))
-        text = engine.recipe_toml(values, output, description=str(body.get("description") or ""))
+        description = str(body.get("description") or "")
+        if kind == "reel":
+            text, notes = engine.reel_toml(values, output, description)
+            command = f"waifu-morph reel {shlex.quote(str(path))}"
+        else:
+            text, notes = engine.recipe_toml(values, output, description), []
+            command = f"waifu-morph render --preset {shlex.quote(str(path))}"
         with atomic_write(path, "w", encoding="utf-8") as f:
             f.write(text)
-        return JSONResponse({"name": path.name, "text": text,
-                             "command": f"waifu-morph render --preset {path}"})
+        return JSONResponse({"name": path.name, "kind": kind, "text": text, "notes": notes, "command": command})
 
     routes = [
         Route("/", index), Route("/static/{name}", static),
         Route("/api/info", info), Route("/api/presets", presets), Route("/api/files", files),
         Route("/api/seed/{seed}.png", seed), Route("/api/file", get_file),
         Route("/api/plan", plan, methods=["POST"]), Route("/api/frame", frame, methods=["POST"]),
+        Route("/api/preview", preview, methods=["POST"]),
         Route("/api/mix", mix, methods=["POST"]), Route("/api/upload", upload, methods=["POST"]),
         Route("/api/render", render, methods=["POST"]), Route("/api/recipe", recipe, methods=["POST"]),
         *latent_routes(engine, workdir, compute, renders, body_json, limited_body, too_large),
@@ -314,6 +340,7 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
     async def lifespan(app):
         yield
         renders.stop_all()
+        previews.supersede()
         frames.close()
         figures.close()
         figures.compute.close()
@@ -321,7 +348,7 @@ def build_app(engine: Engine, workdir: Path, token: str, host: str, port: int) -
 
     app = Starlette(routes=routes, exception_handlers={WaifuError: on_error, Exception: on_error}, lifespan=lifespan)
     guard = Guard(_with_headers(app), token, host, port)
-    guard.frames, guard.renders = frames, renders
+    guard.frames, guard.renders, guard.previews = frames, renders, previews
     return guard
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shlex
 import tempfile
 import threading
 from collections import OrderedDict
@@ -39,6 +38,7 @@ PATH_NAMES = ("interp", "space", "easing", "seconds", "frames", "hold", "loop", 
 OUTPUT_NAMES = ("size", "fit", "crf", "codec", "x264_preset", "gif_quality", "max_size", "label")
 FORMATS = ("mp4", "gif", "webp")
 PLAN_CACHE = 8
+PREVIEW_SHORT_SIDE = 256               # preview frames: the short side at most this (native when smaller)
 
 
 class Cancelled(Exception):
@@ -70,6 +70,26 @@ def options(values: dict[str, Any], **extra) -> RenderOptions:
 def non_defaults(opts: RenderOptions, names: tuple[str, ...]) -> dict[str, Any]:
     default = RenderOptions()
     return {n: getattr(opts, n) for n in names if getattr(opts, n) != getattr(default, n)}
+
+
+@contextlib.contextmanager
+def page_threads(device):
+    """Torch threads for the page's frames, seeds and figures on a CPU: every usable core but one, which is
+    left to the browser and the server. One frame of a small model gains little from threads, and threads
+    that wait on a busy core lose a lot: on the loaded 2-core build machine a 64 px frame took a median
+    134 ms (p95 759 ms) with 2 threads and 22 ms (p95 55 ms) with 1. Left so (torch's thread count is
+    the process's): a render sets its own and restores this one after."""
+    import torch
+
+    from ..openmp import usable_cores
+
+    if getattr(device, "type", str(device)) != "cpu":
+        yield
+        return
+    wanted = max(1, usable_cores() - 1)
+    if torch.get_num_threads() != wanted:       # set once, not per frame: each change costs ~8 ms (the pool)
+        torch.set_num_threads(wanted)
+    yield
 
 
 def _png(frame: np.ndarray) -> bytes:
@@ -113,7 +133,7 @@ class Engine:
                         "noise": list(NOISE_MODES), "space": ["auto", "z", "w"], "format": list(FORMATS)},
             "defaults": {n: getattr(defaults, n) for n in PATH_NAMES + OUTPUT_NAMES},
             "output_names": list(OUTPUT_NAMES),
-            "directions": True,         # the page walks one direction at a time (PathSpec direction/strength)
+            "directions": True,         # direction sliders: PathSpec direction/strength, one or a list
             "direction_styles": ["all", "coarse", "middle", "fine"],
         }
 
@@ -154,14 +174,14 @@ class Engine:
         from ..paths import plan_path
 
         key = json.dumps(values, sort_keys=True, default=str)
-        direction = values.get("direction")
-        if direction:                               # a directions file rewritten on disk is read again
+        direction = values.get("direction") or []
+        for one in direction if isinstance(direction, list) else [direction]:   # a rewritten file is read again
             import os
 
             from ..directions import parse_direction
 
-            with contextlib.suppress(OSError):
-                st = os.stat(parse_direction(str(direction))[0])
+            with contextlib.suppress(OSError, WaifuError):
+                st = os.stat(parse_direction(str(one))[0])
                 key += f"|{st.st_mtime_ns}:{st.st_size}"
         with self._lock:
             if key in self._plans:
@@ -188,17 +208,34 @@ class Engine:
 
     def frame(self, values: dict[str, Any], index: int) -> tuple[np.ndarray, str]:
         """(uint8 [H, W, 3], caption) of one frame, drawn by the renderer's own FrameSource."""
-        from ..render.pipeline import FrameSource, cpu_threads
+        from ..render.pipeline import FrameSource
 
         path = self.plan(values)
         if not 0 <= index < path.num_frames:
             raise WaifuError(f"frame {index} is outside the clip (0-{path.num_frames - 1})")
         source = FrameSource(self.G, [path], precision="auto")        # what `render` uses by default
-        with cpu_threads(self.device):      # as when rendering: all cores but one (2 threads on the 2-core
-                                            # build machine ran a frame 10x slower than 1 beside the browser)
+        with page_threads(self.device):
             frame = source.synthesize(index, index + 1)[0].cpu().numpy()
         assert frame.shape == (self.G.img_height, self.G.img_width, 3) and frame.dtype == np.uint8
         return frame, path.label(index)
+
+    # --- the low-resolution preview (studio/preview.py streams it) -------------------------------------
+    def preview_size(self) -> tuple[int, int]:
+        """(width, height) of preview frames: the short side at most PREVIEW_SHORT_SIDE, native when smaller."""
+        w, h = int(self.G.img_width), int(self.G.img_height)
+        scale = min(1.0, PREVIEW_SHORT_SIDE / min(w, h))
+        return max(1, round(w * scale)), max(1, round(h * scale))
+
+    def preview_frame(self, values: dict[str, Any], index: int) -> np.ndarray:
+        """uint8 [h, w, 3] of one planned frame at the preview size: the renderer's FrameSource, shrunk by the
+        renderer's own Geometry (Lanczos) when the model is larger than the preview."""
+        from ..render.frames import Geometry
+
+        frame, _ = self.frame(values, index)
+        w, h = self.preview_size()
+        frame = Geometry(frame.shape[1], frame.shape[0], w, h).apply(frame)
+        assert frame.shape == (h, w, 3) and frame.dtype == np.uint8
+        return np.ascontiguousarray(frame)
 
     def frame_png(self, values: dict[str, Any], index: int) -> tuple[bytes, str]:
         frame, label = self.frame(values, index)
@@ -212,10 +249,8 @@ class Engine:
 
         if not 0 <= seed < 2 ** 32:
             raise WaifuError(f"seeds are 0-{2 ** 32 - 1}, got {seed}")
-        from ..render.pipeline import cpu_threads
-
         psi_r, cutoff = resolve_truncation(self.G, psi, None)
-        with cpu_threads(self.device):
+        with page_threads(self.device):
             ((_, image),) = list(render_seeds(self.G, [seed], psi_r, cutoff, "const", class_idx, batch_size=1))
         if image.shape[2] == 1:
             image = np.repeat(image, 3, axis=2)
@@ -224,14 +259,12 @@ class Engine:
     def mix_png(self, seeds: list[int], style: str, psi: float | None, noise: str = "const") -> bytes:
         """The style-mixing figure of `waifu-morph mix` with the seeds as rows and columns."""
         from ..render.figures import style_mixing
-        from ..render.pipeline import cpu_threads
-
         if len(seeds) < 1:
             raise WaifuError("the mixing figure needs seed keys; add seeds to the strip")
         seeds_text = ",".join(str(int(s)) for s in seeds[:6])
         with tempfile.TemporaryDirectory(prefix="waifu-studio-") as tmp:
             out = Path(tmp) / "mix.png"
-            with cpu_threads(self.device):
+            with page_threads(self.device):
                 style_mixing(self.checkpoint, rows=seeds_text, cols=seeds_text, style=style, psi=psi, noise=noise,
                              output=str(out), device=str(self.device), quiet=True,
                              cell=min(int(self.G.img_height), 256))    # the page scales it; no upscaled copy
@@ -317,46 +350,23 @@ class Engine:
                 "fps": result.fps, "bytes": result.bytes, "wall_s": result.wall_s, "notes": result.notes,
                 "summary": result.summary()}
 
-    def recipe_values(self, values: dict[str, Any], output: str | None = None) -> dict[str, Any]:
-        """The flat values a preset TOML needs to repeat this (defaults left out)."""
-        opts = options(values, **({"output": output} if output else {}))
-        out = {"keys": list(opts.keys)}
-        out.update(non_defaults(opts, PATH_NAMES + OUTPUT_NAMES))
-        if output:
-            out["output"] = output
-        if not self.shipped:
-            out["checkpoint"] = self.checkpoint
-        return out
-
     def recipe_toml(self, values: dict[str, Any], output: str | None = None, description: str = "") -> str:
-        from ..presets import to_toml
+        """A preset TOML that `render --preset` takes unchanged (studio/recipes.py)."""
+        from .recipes import preset_toml
 
-        head = to_toml({"description": description or "saved from waifu-morph studio"})
-        return head + to_toml(self.recipe_values(values, output))
+        return preset_toml(self, values, output, description)
+
+    def reel_toml(self, values: dict[str, Any], output: str | None = None, description: str = "") -> tuple[str, list[str]]:
+        """(a reel TOML that `waifu-morph reel` takes unchanged, what a reel cannot carry)."""
+        from .recipes import reel_toml
+
+        return reel_toml(self, values, output, description)
 
     def command_line(self, values: dict[str, Any], output: str) -> str:
         """The `waifu-morph render ...` line that renders the same thing."""
-        rec = self.recipe_values(values, output)
-        words = ["waifu-morph", "render"]
-        if "checkpoint" in rec:
-            words.append(rec.pop("checkpoint"))
-        keys = rec.pop("keys")
-        seeds = [k for k in keys if k.isdigit()]
-        if seeds and len(seeds) == len(keys):
-            words += ["--seeds", ",".join(seeds)]
-        else:
-            words += ["--keys", ",".join(keys)]
-        for name, value in rec.items():
-            flag = "--" + name.replace("_", "-")
-            if name == "output":
-                words += ["-o", str(value)]
-            elif isinstance(value, bool):
-                words.append(flag if value else "--no-" + flag[2:])
-            elif isinstance(value, list):
-                words += [flag, ",".join(str(v) for v in value)]
-            else:
-                words += [flag, str(value)]
-        return " ".join(shlex.quote(w) for w in words)
+        from .recipes import command_line
+
+        return command_line(self, values, output)
 
 
 def with_output_format(name: str, fmt: str) -> str:

@@ -19,12 +19,12 @@ SUPERSEDED = object()
 class Compute:
     """The one thread that runs model calls for the page (the torch work of frames, seeds, figures).
 
-    Work waits in priority order, then arrival: FRAME (scrubbing, planning) before SEED (thumbnails)
-    before FIGURE (the mixing figure), so a page of seed images loading never delays the frame under
+    Work waits in priority order, then arrival: FRAME (scrubbing, planning) before PREVIEW (the frames
+    of a playing preview, one per task) before SEED (thumbnails) before FIGURE (the mixing figure), so a page of seed images loading never delays the frame under
     the pointer by more than the one call already running. Work whose request has gone is skipped.
     """
 
-    FRAME, SEED, FIGURE = 0, 1, 2
+    FRAME, PREVIEW, SEED, FIGURE = 0, 1, 2, 3
 
     def __init__(self):
         self._queue: queue.PriorityQueue = queue.PriorityQueue()

@@ -1,36 +1,75 @@
-// waifu-morph studio: the direction slider (one direction at a time, as `render --direction FILE:I
-// --strength A:B`) and projecting a dropped image into a W key. Loaded after studio.js, whose helpers
+// waifu-morph studio: the direction sliders (each one direction with its strength, as `render --direction
+// FILE:I --strength A:B`; several at once) and projecting a dropped image into a W key. Loaded after studio.js, whose helpers
 // ($, api, say, replan, listFiles, studio) it uses; studio.js calls directionValues, onFiles and
 // projectImage when they exist.
 "use strict";
 
-// --- the direction ---------------------------------------------------------------------------------
+// --- the direction sliders -------------------------------------------------------------------------
+// studio.dirFiles: the directions files of the work folder; studio.dirInfo[name]: their labels and shares;
+// studio.dirRows: one {file, index, strength, mode} per slider.
+studio.dirFiles = []; studio.dirInfo = {}; studio.dirRows = [];
+const STRENGTH = { offset: (s) => `${s}:${s}`, walk: (s) => `${-s}:${s}`, ramp: (s) => `0:${s}` };
+
+// the sliders as --direction/--strength values: one direction as strings, several as lists
 function directionValues() {
-  const file = $("dir-file").value, index = $("dir-index").value;
-  if (!file || index === "") return {};
-  return { direction: `${file}:${index}`, strength: `${$("dir-from").value}:${$("dir-to").value}` };
+  const on = studio.dirRows.filter((r) => r.file && r.index !== "" && Number(r.strength) !== 0);
+  if (!on.length) return {};
+  const direction = on.map((r) => `${r.file}:${r.index}`), strength = on.map((r) => STRENGTH[r.mode](Number(r.strength)));
+  return on.length === 1 ? { direction: direction[0], strength: strength[0] } : { direction, strength };
 }
 
 function onFiles(files) {
-  const select = $("dir-file");
-  const keep = select.value;
-  select.length = 1;                                       // keep "(none)"
-  for (const f of files.directions || []) select.add(new Option(f.name, f.name, false, f.name === keep));
-  if (select.value !== keep) showDirections();
+  studio.dirFiles = (files.directions || []).map((f) => f.name);
+  $("dir-add").disabled = !studio.dirFiles.length;
+  if (studio.dirFiles.length && !studio.dirRows.length) addDirection();
+  else drawDirections();
 }
 
-async function showDirections() {
-  const name = $("dir-file").value, index = $("dir-index");
-  index.length = 0;
-  studio.directions = null;
-  if (name) {
-    try {
-      const info = await (await api(`/api/directions?name=${encodeURIComponent(name)}`)).json();
-      studio.directions = info;
-      info.labels.forEach((label, i) => index.add(new Option(`${i}: ${label} (${(100 * info.share[i]).toFixed(1)} %)`, i)));
-    } catch (e) { say(e.message, true); }
+async function directionInfo(name) {
+  if (!studio.dirInfo[name]) studio.dirInfo[name] = await (await api(`/api/directions?name=${encodeURIComponent(name)}`)).json();
+  return studio.dirInfo[name];
+}
+
+function addDirection(file) {
+  studio.dirRows.push({ file: file || studio.dirFiles[0] || "", index: "0", strength: "0", mode: "offset" });
+  drawDirections();
+}
+
+let dirDraws = 0;
+async function drawDirections() {
+  const seq = ++dirDraws;
+  for (const r of studio.dirRows) {
+    if (r.file && !studio.dirFiles.includes(r.file)) r.file = studio.dirFiles[0] || "";
+    if (r.file) { try { await directionInfo(r.file); } catch (e) { say(e.message, true); } }
   }
-  replan();
+  if (seq !== dirDraws) return;                                    // a newer drawing has begun
+  const box = $("dir-rows");
+  box.innerHTML = "";
+  for (const [i, r] of studio.dirRows.entries()) {
+    const row = document.createElement("div");
+    row.className = "dir-row";
+    row.dataset.index = i;
+    row.innerHTML = `<select class="dir-file" title="directions file"></select><select class="dir-index" title="direction"></select>` +
+      `<input class="dir-strength" type="range" min="-5" max="5" step="0.1" title="strength"><output></output>` +
+      `<select class="dir-mode" title="offset: every frame; walk: -s to s; ramp: 0 to s">` +
+      `<option>offset</option><option>walk</option><option>ramp</option></select><button title="remove this slider">×</button>`;
+    const [file, index, strength, out, mode] = ["dir-file", "dir-index", "dir-strength", "output", "dir-mode"]
+      .map((c) => row.querySelector(c === "output" ? c : "." + c));
+    for (const f of studio.dirFiles) file.add(new Option(f, f, false, f === r.file));
+    strength.value = r.strength; out.textContent = r.strength; mode.value = r.mode;
+    file.onchange = () => { r.file = file.value; r.index = "0"; drawDirections(); replan(); };
+    index.onchange = () => { r.index = index.value; replan(); };
+    strength.oninput = () => { r.strength = strength.value; out.textContent = strength.value; replan(); };
+    mode.onchange = () => { r.mode = mode.value; replan(); };
+    row.querySelector("button").onclick = () => { studio.dirRows.splice(i, 1); drawDirections(); replan(); };
+    box.append(row);
+    const info = studio.dirInfo[r.file];
+    if (info) {
+      info.labels.forEach((label, j) => index.add(new Option(`${j}: ${label} (${(100 * info.share[j]).toFixed(1)} %)`,
+                                                              String(j), false, String(j) === r.index)));
+    }
+  }
+  studio.dirDrawn = seq;
 }
 
 async function findDirections() {
@@ -38,16 +77,14 @@ async function findDirections() {
   say(`finding directions on the ${style} layers…`);
   try {
     const info = await (await api("/api/directions", { style })).json();
+    studio.dirInfo[info.name] = info;
     await listFiles();
-    $("dir-file").value = info.name;
-    await showDirections();
+    const idle = studio.dirRows.find((r) => Number(r.strength) === 0);     // point an idle slider at them
+    if (idle) { idle.file = info.name; idle.index = "0"; } else addDirection(info.name);
+    await drawDirections();
+    studio.directions = info;
     say(`${info.name}: ${info.count} directions, strongest first`);
   } catch (e) { say(e.message, true); }
-}
-
-function strengthInput(id) {
-  $(id + "-text").textContent = $(id).value;
-  if (directionValues().direction) replan();
 }
 
 // --- projecting a dropped image --------------------------------------------------------------------
@@ -94,9 +131,7 @@ function projectEvent(name, ev) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  $("dir-file").onchange = showDirections;
-  $("dir-index").onchange = replan;
   $("dir-sefa").onclick = findDirections;
-  for (const id of ["dir-from", "dir-to"]) $(id).oninput = () => strengthInput(id);
+  $("dir-add").onclick = () => addDirection();
   $("project-stop").onclick = () => studio.projecting && studio.projecting.abort();
 });

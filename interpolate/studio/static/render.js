@@ -49,9 +49,9 @@ async function saveRecipe() {
   try {
     const r = renderForm();
     const data = await (await api("/api/recipe", { values: renderValues(), name: $("recipe-name").value,
-                                                   output: r.output, format: r.format })).json();
+                                                   output: r.output, format: r.format, kind: $("recipe-kind").value })).json();
     studio.lastRecipe = data;
-    $("recipe-text").textContent = `saved ${data.name}: ${data.command}`;
+    $("recipe-text").textContent = `saved ${data.name}: ${data.command}` + (data.notes.length ? ` (${data.notes.join("; ")})` : "");
     say(`saved ${data.name} in the work folder`);
   } catch (e) { say(e.message, true); }
 }

@@ -58,7 +58,7 @@ function say(text, error = false) {
 // --- the values the server plans from (the names of `render --help`) ---------------------------------
 function values() {
   const form = $("path-form");
-  const v = { keys: studio.keys.map((k) => k.token), loop: $("loop").checked, hold: num($("hold").value, 0) };
+  const v = { keys: studio.keys.map((k) => k.token), loop: $("loop").checked, hold: holds() };
   for (const el of form.elements) {
     if (!el.name) continue;
     if (el.type === "number") {
@@ -68,6 +68,12 @@ function values() {
   if (studio.classIdx !== undefined) v.class_idx = studio.classIdx;
   if (window.directionValues) Object.assign(v, window.directionValues());   // latents.js: the direction
   return v;
+}
+// one hold for every key, or (when a key has its own) one per key in key order, as `--hold 0,1.5,0`
+function holds() {
+  const every = num($("hold").value, 0);
+  if (!studio.keys.some((k) => k.hold !== null && k.hold !== undefined)) return every;
+  return studio.keys.map((k) => (k.hold === null || k.hold === undefined ? every : k.hold));
 }
 function num(text, fallback) { const n = Number(text); return text === "" || !isFinite(n) ? fallback : n; }
 function renderForm() {
@@ -184,7 +190,13 @@ function drawKeys() {
     li.draggable = true;
     li.dataset.index = i;
     li.innerHTML = (k.seed !== null ? `<img alt="" src="${seedURL(k.seed)}">` : `<div class="w">W</div>`) +
-      `<span title="${k.label}">${k.label}</span><button title="remove">×</button>`;
+      `<span title="${k.label}">${k.label}</span><button title="remove">×</button>` +
+      `<input class="key-hold" type="number" min="0" step="0.25" placeholder="hold" ` +
+      `title="seconds to hold on this key (empty: the hold for every key)">`;
+    const hold = li.querySelector(".key-hold");
+    hold.value = k.hold ?? "";
+    hold.onmousedown = (e) => e.stopPropagation();
+    hold.oninput = () => { k.hold = hold.value === "" ? null : Number(hold.value); replan(); };
     li.querySelector("button").onclick = (e) => { e.stopPropagation(); studio.keys.splice(i, 1); drawKeys(); replan(); };
     li.ondragstart = (e) => { e.dataTransfer.setData("text/plain", String(i)); };
     li.ondragover = (e) => { e.preventDefault(); li.classList.add("over"); };
@@ -219,6 +231,7 @@ async function doPlan() {
   const v = values();
   const enough = v.keys.length >= 2 || (v.keys.length === 1 && (v.loop || v.direction));
   if (!enough) {
+    stopPreview();
     studio.plan = null;
     $("timeline").max = 0; $("frame-text").textContent = "0 / 0"; $("command").value = "";
     return;
@@ -241,6 +254,8 @@ async function doPlan() {
     }
     $("command").value = plan.command;
     say(`${plan.num_frames} frames, ${plan.duration.toFixed(2)} s at ${plan.fps} fps`);
+    if (previewFits(v)) return;                                  // the preview playing is still this path
+    stopPreview();                                               // a settings change supersedes it
     showFrame(studio.frame, performance.now());
   } catch (e) { say(e.message, true); }
 }
@@ -261,6 +276,37 @@ function scrub(index, t0) {
   });
 }
 
+// The first n bytes of a reply, as soon as they are there: not waiting for the end of the stream
+// (arrayBuffer() does), whose separate notice came ~30 ms after the bytes in Chromium on a busy machine.
+async function readBytes(res, n) {
+  const out = new Uint8Array(n);
+  const reader = res.body.getReader();
+  let got = 0;
+  while (got < n) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the frame ended after ${got} of ${n} bytes`);
+    out.set(value.subarray(0, n - got), got);
+    got += value.length;
+  }
+  reader.cancel().catch(() => {});
+  return out;
+}
+
+// raw RGB bytes (the server's frames) -> an ImageData for the canvas
+function rgbImage(rgb, w, h) {
+  const rgba = new Uint8ClampedArray(w * h * 4);
+  for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) {
+    rgba[j] = rgb[i]; rgba[j + 1] = rgb[i + 1]; rgba[j + 2] = rgb[i + 2]; rgba[j + 3] = 255;
+  }
+  return new ImageData(rgba, w, h);
+}
+
+function putFrame(image) {
+  const canvas = $("frame");
+  if (canvas.width !== image.width || canvas.height !== image.height) { canvas.width = image.width; canvas.height = image.height; }
+  canvas.getContext("2d").putImageData(image, 0, 0);
+}
+
 // Ask for one frame. The server keeps a latest-wins slot: while one frame is drawn, a newer request
 // replaces the waiting one (answered 204), so a fast drag never queues up. Stale answers are dropped.
 async function showFrame(index, t0) {
@@ -272,48 +318,26 @@ async function showFrame(index, t0) {
     const res = await api("/api/frame", { values: asked, frame: index, encoding: "rgb" });
     if (res.status === 204) { studio.superseded++; return; }
     const tResponse = performance.now();
-    const rgb = new Uint8Array(await res.arrayBuffer());          // raw RGB: nothing to decode
-    if (seq < studio.shownSeq) return;                            // a newer frame is already on screen
-    studio.shownSeq = seq;
     const w = Number(res.headers.get("x-width")), h = Number(res.headers.get("x-height"));
-    const rgba = new Uint8ClampedArray(w * h * 4);
-    for (let i = 0, j = 0; i < rgb.length; i += 3, j += 4) {
-      rgba[j] = rgb[i]; rgba[j + 1] = rgb[i + 1]; rgba[j + 2] = rgb[i + 2]; rgba[j + 3] = 255;
-    }
-    const canvas = $("frame");
-    if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
-    canvas.getContext("2d").putImageData(new ImageData(rgba, w, h), 0, 0);
+    const rgb = await readBytes(res, w * h * 3);                  // raw RGB: nothing to decode
+    if (seq < studio.shownSeq || studio.playing) return;          // a newer frame (or the preview) is on screen
+    studio.shownSeq = seq;
+    const tBody = performance.now();
+    putFrame(rgbImage(rgb, w, h));
+    const tPut = performance.now();
     $("caption").textContent = decodeURIComponent(res.headers.get("x-label") || "");
     $("frame-text").textContent = `${index} / ${studio.plan.num_frames - 1}`;
     requestAnimationFrame(() => {
       studio.shown = { index, seq, values: asked };
-      studio.latencies.push({ index, ms: performance.now() - t0, response_ms: tResponse - t0,
+      studio.latencies.push({ index, ms: performance.now() - t0, response_ms: tResponse - t0, body_ms: tBody - t0, put_ms: tPut - t0,
                               server_ms: Number(res.headers.get("x-server-ms")) });
     });
   } catch (e) { say(e.message, true); }
 }
 
-let playing = false;
-async function play() {
-  if (!studio.plan) return;
-  playing = !playing;
-  $("play").textContent = playing ? "⏸" : "▶";
-  const fps = studio.plan.fps;
-  let last = performance.now();
-  while (playing && studio.plan) {
-    const now = performance.now();
-    const step = Math.max(1, Math.round(((now - last) / 1000) * fps));   // skip frames to keep time
-    last = now;
-    const next = (studio.frame + step) % studio.plan.num_frames;
-    $("timeline").value = next;
-    await showFrame(next, now);
-    const wait = 1000 / fps - (performance.now() - now);
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-  }
-}
-
 function step(d) {
   if (!studio.plan) return;
+  stopPreview();
   const n = Math.min(Math.max(studio.frame + d, 0), studio.plan.num_frames - 1);
   $("timeline").value = n;
   showFrame(n, performance.now());
@@ -350,7 +374,7 @@ function wire() {
   $("hold").oninput = replan;
   $("render-form").onchange = replan;
   $("clear-keys").onclick = () => { studio.keys = []; drawKeys(); replan(); };
-  $("timeline").oninput = () => scrub(Number($("timeline").value), performance.now());
+  $("timeline").oninput = () => { stopPreview(); scrub(Number($("timeline").value), performance.now()); };
   $("step-back").onclick = () => step(-1);
   $("step-next").onclick = () => step(1);
   $("play").onclick = play;
