@@ -120,7 +120,7 @@ def test_nvenc_command_line_maps_crf_to_constant_quality(tmp_path):
 
 
 def test_encode_settings_take_a_chosen_encoder_not_auto(tmp_path):
-    with pytest.raises(WaifuError, match="x264 or nvenc .*choose_encoder"):
+    with pytest.raises(WaifuError, match="x264 or nvenc; resolve .auto. with render.codecs.choose_encoder"):
         make_encoder("mp4", str(tmp_path / "x.mp4"), 64, 64, EncodeSettings(encoder="auto"))
 
 

@@ -8,8 +8,9 @@ Every encoder has the same surface, called from the renderer's writer thread:
     enc.abort()                 # on error / Ctrl-C: stop ffmpeg now (the caller removes the files)
 
 MP4 streams raw RGB into one ffmpeg process, whose video encoder is x264/x265 or NVENC
-(EncodeSettings.encoder, chosen by render/codecs.choose_encoder; its arguments render/codecs.video_args). GIF and WebP (and MP4 with a size budget) stream into a
-lossless FFV1 intermediate beside the output, then encode from it, as often as the size budget needs:
+(EncodeSettings.encoder, chosen by render/codecs.choose_encoder, arguments render/codecs.video_args).
+GIF and WebP (and MP4 with a size budget) stream into a lossless FFV1 intermediate beside the output,
+then encode from it, as often as the size budget needs:
 GIF palettes need the whole clip (the GIF palette: GifEncoder.encode_final, palettegen/paletteuse),
 and a budget needs a second try without rendering again. The ffmpeg process is render/ffmpeg.py,
 container bytes render/containers.py, the --max-size search render/budget.py.
@@ -26,7 +27,7 @@ import numpy as np
 
 from ..errors import WaifuError
 from .budget import SizeBudget
-from .codecs import ENCODERS, check_encoder, ffmpeg_encoder, video_args
+from .codecs import check_encoder, ffmpeg_encoder, video_args
 from .containers import frames_in_file, gif_fps, set_gif_delays
 from .ffmpeg import FFmpegPipe, fps_fraction, run_ffmpeg, shown_name
 
@@ -73,10 +74,10 @@ class EncodeResult:
 def check_settings(s: EncodeSettings) -> None:
     if s.codec not in CODECS:
         raise WaifuError(f"unknown codec '{s.codec}'; use h264 or h265")
-    if s.encoder not in ENCODERS[1:]:
-        check_encoder(s.encoder)
-        raise WaifuError(f"EncodeSettings.encoder is what a render uses, x264 or nvenc (resolve '{s.encoder}' with "
-                         f"render.codecs.choose_encoder); got '{s.encoder}'")
+    if s.encoder == "auto":
+        raise WaifuError("EncodeSettings.encoder is the encoder a render uses, x264 or nvenc; resolve 'auto' with "
+                         "render.codecs.choose_encoder")
+    check_encoder(s.encoder)
     if s.x264_preset not in X264_PRESETS:
         raise WaifuError(f"unknown x264 preset '{s.x264_preset}'; use one of {', '.join(X264_PRESETS)}")
     if not (isinstance(s.crf, int) or float(s.crf).is_integer()) or not 0 <= int(s.crf) <= 51:

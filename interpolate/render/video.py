@@ -29,13 +29,13 @@ from ..options import RenderOptions
 from ..paths.path import RenderablePath
 from .budget import parse_bytes
 from .codecs import check_encoder, choose_encoder
+from .containers import output_kind
 from .encode import EncodeSettings, check_settings, make_encoder
 from .ffmpeg import stop_pipes_under
 from .frames import FITS, Geometry, Labeler, output_size, parse_grid, parse_size
 from .pipeline import FrameSource, RenderResult, stream
 from .sidecar import recipe_for, sidecar_path, write_sidecar
 from .spec import OutputSpec
-from .containers import output_kind
 from .target import OutputTarget
 
 # checkpoints/chibi-64.pt, found through the package (interpolate/checkpoints links to the repository's
