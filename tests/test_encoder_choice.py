@@ -41,9 +41,9 @@ def one_line_error(capsys, *args) -> str:
     return err
 
 
-def argv_of(settings: EncodeSettings, tmp_path) -> list[str]:
+def argv_of(settings: EncodeSettings, tmp_path, width: int = 64, height: int = 48) -> list[str]:
     """The ffmpeg command line an MP4 encoder runs (the encoder is started, then stopped)."""
-    enc = make_encoder("mp4", str(tmp_path / "x.mp4.part"), 64, 48, settings)
+    enc = make_encoder("mp4", str(tmp_path / "x.mp4.part"), width, height, settings)
     try:
         return enc.pipe.cmd
     finally:
@@ -117,6 +117,27 @@ def test_nvenc_command_line_maps_crf_to_constant_quality(tmp_path):
     budget = mp4_args(EncodeSettings(encoder="nvenc", max_bytes=10**6), bitrate=400_000)    # --max-size retries
     assert after(budget, "-c:v") == "h264_nvenc" and after(budget, "-b:v") == "400000" and "-cq" not in budget
     assert after(budget, "-maxrate") == "480000"
+
+
+def test_nvenc_arguments_are_ones_this_ffmpeg_accepts(tmp_path):
+    """ffmpeg checks option names and values before it opens the encoder: without a GPU the only
+    complaint may be the missing CUDA driver; with NVENC the file is written."""
+    w, h = 256, 128
+    head = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
+            "-framerate", "30", "-i", "pipe:0"]
+    commands = [argv_of(EncodeSettings(encoder="nvenc", crf=18), tmp_path, w, h),
+                argv_of(EncodeSettings(encoder="nvenc", codec="h265", crf=0), tmp_path, w, h),
+                [*head, *mp4_args(EncodeSettings(encoder="nvenc", max_bytes=10**6), bitrate=400_000), str(tmp_path / "b.mp4")]]
+    for argv in commands:
+        argv = [a for a in argv if a not in ("-loglevel", "error")]
+        proc = subprocess.run(argv, input=bytes(w * h * 3 * 2), capture_output=True)
+        err = proc.stderr.decode("utf-8", "replace")
+        if NO_NVENC:
+            assert proc.returncode != 0 and "libcuda" in err, err[-500:]
+            for complaint in ("Unrecognized option", "Unable to parse", "Option not found", "not used"):
+                assert complaint not in err, err[-500:]
+        else:
+            assert proc.returncode == 0, err[-500:]
 
 
 def test_encode_settings_take_a_chosen_encoder_not_auto(tmp_path):
