@@ -151,7 +151,8 @@ def end_to_end(G, device: torch.device, frames: int, size: str | None, folder: s
     enc = len(made) / (len(made) / enc_rate + shape_s)
     out = os.path.join(folder, "e2e.mp4")
     t0 = time.perf_counter()
-    result = render_path(G, path, OutputSpec(output=out, overwrite=True, sidecar=False, quiet=True, size=size, fit="crop"),
+    result = render_path(G, path, OutputSpec(output=out, overwrite=True, sidecar=False, quiet=True, size=size, fit="crop",
+                                                    encoder="x264"),   # the encoding stage above times x264
                          device=DeviceSpec(device=str(device)))
     e2e = result.frames / (time.perf_counter() - t0)
     return dict(gen=gen, enc=enc, e2e=e2e, eff=e2e / min(gen, enc), batch=result.batch_size, size=f"{out_w}x{out_h}")
@@ -198,10 +199,13 @@ def shaping_rows(device: torch.device, tiny: bool) -> list[str]:
 
 
 def cuda_tests() -> str:
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-k", "cuda", str(REPO / "tests")],
+    # no extra -q: pyproject's addopts has one, and a second drops pytest's summary line
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-rs", "-k", "cuda", str(REPO / "tests")],
                           capture_output=True, text=True, cwd=REPO)
-    lines = [l for l in proc.stdout.splitlines() if l.strip()]
-    return lines[-1] if lines else f"pytest exited {proc.returncode}"
+    lines = [l.strip() for l in proc.stdout.splitlines() if l.strip()]
+    summary = [l for l in lines if any(w in l for w in (" passed", " failed", " skipped", " deselected", " error"))]
+    skips = [l for l in lines if l.startswith("SKIPPED")]
+    return "; ".join(summary[-1:] + skips) if summary else f"pytest exited {proc.returncode}"
 
 
 def main() -> None:
