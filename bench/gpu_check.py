@@ -16,7 +16,7 @@ Then, for StyleGAN2-1024 (--tiny: 64 px): end-to-end `render` to MP4 at its size
 efficiency = end to end / the slower stage (the issue asks for >= 0.9), the reel also with its frames
 shaped on the host (WAIFU_MORPH_SHAPING=host); the reel's shaping alone, host (Pillow) against the
 device (render/shaping.py), ms per frame and same bytes; x264 frames/s with 1, 2 and 4
-encoders on contiguous chunks (bench/bench_encoders.py: is one encoder the bottleneck?); and last the
+encoders on contiguous chunks and NVENC, skipped where none works (bench/bench_encoders.py); and last the
 test suite's CUDA tests (`pytest -k cuda`, which skip without a GPU).
 """
 
@@ -151,7 +151,8 @@ def end_to_end(G, device: torch.device, frames: int, size: str | None, folder: s
     enc = len(made) / (len(made) / enc_rate + shape_s)
     out = os.path.join(folder, "e2e.mp4")
     t0 = time.perf_counter()
-    result = render_path(G, path, OutputSpec(output=out, overwrite=True, sidecar=False, quiet=True, size=size, fit="crop"),
+    result = render_path(G, path, OutputSpec(output=out, overwrite=True, sidecar=False, quiet=True, size=size, fit="crop",
+                                                    encoder="x264"),   # the encoding stage above times x264
                          device=DeviceSpec(device=str(device)))
     e2e = result.frames / (time.perf_counter() - t0)
     return dict(gen=gen, enc=enc, e2e=e2e, eff=e2e / min(gen, enc), batch=result.batch_size, size=f"{out_w}x{out_h}")
@@ -198,10 +199,13 @@ def shaping_rows(device: torch.device, tiny: bool) -> list[str]:
 
 
 def cuda_tests() -> str:
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-k", "cuda", str(REPO / "tests")],
+    # no extra -q: pyproject's addopts has one, and a second drops pytest's summary line
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-rs", "-k", "cuda", str(REPO / "tests")],
                           capture_output=True, text=True, cwd=REPO)
-    lines = [l for l in proc.stdout.splitlines() if l.strip()]
-    return lines[-1] if lines else f"pytest exited {proc.returncode}"
+    lines = [l.strip() for l in proc.stdout.splitlines() if l.strip()]
+    summary = [l for l in lines if any(w in l for w in (" passed", " failed", " skipped", " deselected", " error"))]
+    skips = [l for l in lines if l.startswith("SKIPPED")]
+    return "; ".join(summary[-1:] + skips) if summary else f"pytest exited {proc.returncode}"
 
 
 def main() -> None:
@@ -253,9 +257,10 @@ def main() -> None:
         os.environ.pop("WAIFU_MORPH_SHAPING", None)
     lines += shaping_rows(device, args.tiny)
     enc = subprocess.run([sys.executable, str(REPO / "bench" / "bench_encoders.py"), "--sizes", "256" if args.tiny else "1024",
-                          "--encoders", "1,2" if args.tiny else "1,2,4", "--frames", "24" if args.tiny else "120"],
+                          "--encoders", "1,2,nvenc" if args.tiny else "1,2,4,nvenc", "--frames", "24" if args.tiny else "120"],
                          capture_output=True, text=True)
-    lines += ["", "x264: one encoder against several on contiguous chunks joined by stream copy (bench/bench_encoders.py)", ""]
+    lines += ["", "Encoding: one x264 against several on contiguous chunks joined by stream copy, and NVENC "
+                  "(`--encoder nvenc`; bench/bench_encoders.py)", ""]
     lines += [l for l in enc.stdout.splitlines() if l.startswith("|")] or [f"bench_encoders failed: {enc.stderr[-300:]}"]
     if not args.skip_tests:
         lines += ["", f"CUDA tests (`pytest -k cuda`): {cuda_tests()}"]

@@ -78,6 +78,7 @@ class RenderOptions:
     crf: int = 18
     x264_preset: str = "veryfast"            # x264/x265 speed preset (ultrafast ... veryslow)
     codec: str = "h264"                      # h264 | h265
+    encoder: str = "auto"                    # MP4: auto (NVENC on a CUDA render when it works, else x264) | x264 | nvenc
     gif_quality: str = "normal"              # normal | hq
     max_size: str | None = None              # e.g. '15MB': shrink width, then fps, until it fits
     size: str | None = None                  # WxH

@@ -69,7 +69,9 @@ def completed(opts: RenderOptions) -> tuple[bool, str]:
         if opts.overwrite:
             return False, "no sidecar"
         raise WaifuError(f"'{out}' exists without its sidecar, so it cannot be checked; delete it or pass --overwrite")
-    diff = [k for k, v in opts.to_dict().items() if k not in RUN_ONLY_FIELDS and k in recorded and recorded[k] != v]
+    diff = [k for k, v in opts.to_dict().items() if k not in RUN_ONLY_FIELDS and k in recorded and recorded[k] != v
+            and not (k == "encoder" and (v == "auto" or (sidecar.get("output") or {}).get("kind") != "mp4"))]
+    # ^ an MP4's sidecar records the encoder auto chose (render/codecs.py); other formats have none
     sha = render_api.sidecar_checkpoint_sha256(sidecar)
     if sha and opts.checkpoint and os.path.isfile(opts.checkpoint) and sha != checkpoint_sha256(opts.checkpoint):
         diff.append("the checkpoint's content")

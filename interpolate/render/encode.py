@@ -7,8 +7,10 @@ Every encoder has the same surface, called from the renderer's writer thread:
     result = enc.finish()       # EncodeResult: what was written (and what had to change)
     enc.abort()                 # on error / Ctrl-C: stop ffmpeg now (the caller removes the files)
 
-MP4 streams raw RGB into one ffmpeg process. GIF and WebP (and MP4 with a size budget) stream into a
-lossless FFV1 intermediate beside the output, then encode from it, as often as the size budget needs:
+MP4 streams raw RGB into one ffmpeg process, whose video encoder is x264/x265 or NVENC
+(EncodeSettings.encoder, chosen by render/codecs.choose_encoder, arguments render/codecs.video_args).
+GIF and WebP (and MP4 with a size budget) stream into a lossless FFV1 intermediate beside the output,
+then encode from it, as often as the size budget needs:
 GIF palettes need the whole clip (the GIF palette: GifEncoder.encode_final, palettegen/paletteuse),
 and a budget needs a second try without rendering again. The ffmpeg process is render/ffmpeg.py,
 container bytes render/containers.py, the --max-size search render/budget.py.
@@ -25,6 +27,7 @@ import numpy as np
 
 from ..errors import WaifuError
 from .budget import SizeBudget
+from .codecs import check_encoder, ffmpeg_encoder, video_args
 from .containers import frames_in_file, gif_fps, set_gif_delays
 from .ffmpeg import FFmpegPipe, fps_fraction, run_ffmpeg, shown_name
 
@@ -43,6 +46,7 @@ class EncodeSettings:
     crf: int = 18
     x264_preset: str = "veryfast"
     codec: str = "h264"
+    encoder: str = "x264"                # MP4: x264 (libx264/libx265) | nvenc (h264_nvenc/hevc_nvenc); render/codecs.py
     gif_quality: str = "normal"
     max_bytes: int | None = None
     audio_in: tuple[str, ...] = ()       # MP4: ffmpeg input arguments of a song span (audio/music.mux_args)
@@ -58,6 +62,7 @@ class EncodeResult:
     fps: float                      # frame rate actually used
     notes: list[str] = field(default_factory=list)    # what had to change (GIF fps, size budget)
     delays_cs: list[int] | None = None                  # GIF frame delays in 1/100 s
+    encoder: str | None = None                          # MP4: ffmpeg's video encoder ('libx264', 'h264_nvenc')
 
     @property
     def duration(self) -> float:
@@ -69,6 +74,10 @@ class EncodeResult:
 def check_settings(s: EncodeSettings) -> None:
     if s.codec not in CODECS:
         raise WaifuError(f"unknown codec '{s.codec}'; use h264 or h265")
+    if s.encoder == "auto":
+        raise WaifuError("EncodeSettings.encoder is the encoder a render uses, x264 or nvenc; resolve 'auto' with "
+                         "render.codecs.choose_encoder")
+    check_encoder(s.encoder)
     if s.x264_preset not in X264_PRESETS:
         raise WaifuError(f"unknown x264 preset '{s.x264_preset}'; use one of {', '.join(X264_PRESETS)}")
     if not (isinstance(s.crf, int) or float(s.crf).is_integer()) or not 0 <= int(s.crf) <= 51:
@@ -98,17 +107,14 @@ class Encoder:
 
 
 def mp4_args(settings: EncodeSettings, width: int | None = None, bitrate: int | None = None) -> list[str]:
-    """Output arguments of an MP4 that plays everywhere: even size, yuv420p BT.709, faststart."""
+    """Output arguments of an MP4 that plays everywhere: even size, yuv420p BT.709, faststart; the video
+    encoder is settings.encoder's (x264/x265 or NVENC)."""
     scale = f"scale={width}:-2:flags=lanczos," if width else ""
     vf = (f"{scale}pad=ceil(iw/2)*2:ceil(ih/2)*2,"
           "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p")
-    args = ["-vf", vf, "-c:v", CODECS[settings.codec], "-preset", settings.x264_preset]
-    if bitrate:
-        args += ["-b:v", str(bitrate), "-maxrate", str(int(bitrate * 1.2)), "-bufsize", str(bitrate)]
-    else:
-        args += ["-crf", str(int(settings.crf))]
+    args = ["-vf", vf, *video_args(settings, bitrate)]      # x264/x265 or NVENC (render/codecs.py)
     if settings.codec == "h265":
-        args += ["-tag:v", "hvc1", "-x265-params", "log-level=error"]
+        args += ["-tag:v", "hvc1", *(["-x265-params", "log-level=error"] if settings.encoder == "x264" else [])]
     args += ["-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
              "-movflags", "+faststart", "-f", "mp4"]
     return args
@@ -128,7 +134,8 @@ class Mp4Encoder(Encoder):
 
     def finish(self):
         self.pipe.close()
-        return EncodeResult(self.path, self.frames, even(self.width), even(self.height), self.settings.fps)
+        return EncodeResult(self.path, self.frames, even(self.width), even(self.height), self.settings.fps,
+                            encoder=ffmpeg_encoder(self.settings.encoder, self.settings.codec))
 
     def abort(self):
         self.pipe.kill()
@@ -280,7 +287,7 @@ class BudgetMp4Encoder(IntermediateEncoder):
             notes.insert(0, f"--max-size: CRF {s.crf} was too big; encoded at {state['bitrate'] / 1000:.0f} kbit/s")
         h = self.height_for(width)
         return EncodeResult(self.path, frames_in_file(self.path, "mp4", self.frames, float(s.fps), out_fps), even(width), even(h),
-                            out_fps, notes)
+                            out_fps, notes, encoder=ffmpeg_encoder(s.encoder, s.codec))
 
 
 class PngFramesEncoder(Encoder):

@@ -93,6 +93,7 @@ class FFmpegPipe:
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", str(rate),
                "-i", "pipe:0", *(extra_inputs or ["-an"]), *out_args]      # extra: e.g. a song to mux
+        self.cmd = cmd                     # the ffmpeg command line, as run
         try:
             # its own process group: a terminal's Ctrl-C reaches only us, and we stop ffmpeg (abort) rather
             # than it finishing a file on its own and the pipe breaking under the writer thread

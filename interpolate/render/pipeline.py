@@ -319,11 +319,13 @@ class RenderResult:
     sidecar: str | None = None
     batch_size: int = 0
     size_how: str = ""               # how the size was chosen when not given ('upscaled from 64x64 ...')
+    encoder: str = ""                # MP4: ffmpeg's video encoder (libx264, h264_nvenc, ...)
 
     def summary(self) -> str:
         rate = self.frames / self.wall_s if self.wall_s > 0 else math.inf
         from .budget import fmt_bytes
 
         how = f" ({self.size_how})" if self.size_how else ""
+        enc = f"  {self.encoder}" if self.encoder else ""
         return (f"wrote {self.output}  {fmt_bytes(self.bytes)}  {self.frames} frames  {self.duration:.2f} s  "
-                f"{self.fps:g} fps  {self.width}x{self.height}{how}  in {self.wall_s:.1f} s ({rate:.1f} frames/s)")
+                f"{self.fps:g} fps  {self.width}x{self.height}{how}{enc}  in {self.wall_s:.1f} s ({rate:.1f} frames/s)")

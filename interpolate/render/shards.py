@@ -12,8 +12,9 @@ of extra work per part), so the frames are the same bits as one render's. Each p
 sidecar records the shard and a plan hash (options, checkpoint SHA-256, the path, frame count): the
 join refuses parts of another plan, a missing or repeated part, or a part whose frame count is off.
 
-MP4: every part is its own x264 stream, so it starts with an IDR frame and its GOPs are closed; the
-join is ffmpeg's concat demuxer with stream copy (no re-encode). The joined file has exactly F frames
+MP4: every part is its own x264 (or NVENC) stream, so it starts with an IDR frame and its GOPs are
+closed; the join is ffmpeg's concat demuxer with stream copy (no re-encode), so every part must come
+from the same encoder (each part's sidecar names it; --encoder auto may choose differently per worker). The joined file has exactly F frames
 in order; it differs from one-pass x264 only in the rate control and references around the seams
 (x264 cannot reference across parts), which is visually seamless (tests check PSNR at the seams).
 PNG frames: the parts are folders; the join renumbers them into the output: pixel-identical to one
@@ -132,6 +133,11 @@ def check_parts(parts: list[Part]) -> list[Part]:
         raise WaifuError(f"missing part{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))} of {first.count}; "
                          f"render {'them' if len(missing) > 1 else 'it'} with --shard I/{first.count}")
     ordered = [by_index[i] for i in range(first.count)]
+    used = [(part.sidecar.get("output") or {}).get("encoder") for part in ordered]   # MP4: libx264, h264_nvenc, ...
+    if len(set(used)) > 1:       # --encoder auto chose differently on other workers: one stream cannot hold both
+        which = ", ".join(f"part {p.index}: {u}" for p, u in zip(ordered, used))
+        raise WaifuError(f"the parts were encoded by different encoders ({which}); render them again with the same "
+                         f"--encoder (x264 or nvenc)")
     for part in ordered:
         frames = (part.sidecar.get("output") or {}).get("frames")
         if (part.start, part.stop) != shard_range(part.index, part.count, part.total) or frames != part.stop - part.start:

@@ -21,6 +21,7 @@ class OutputSpec:
     crf: int = 18
     x264_preset: str = "veryfast"            # the x264/x265 speed (not a recipe)
     codec: str = "h264"
+    encoder: str = "auto"                    # MP4: auto (NVENC on a CUDA render when it works) | x264 | nvenc
     gif_quality: str = "normal"
     max_size: str | None = None              # '15MB': shrink width, then fps, until it fits
     size: str | None = None                  # WxH

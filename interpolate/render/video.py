@@ -28,6 +28,8 @@ from ..interrupts import signals_deferred
 from ..options import RenderOptions
 from ..paths.path import RenderablePath
 from .budget import parse_bytes
+from .codecs import check_encoder, choose_encoder
+from .containers import output_kind
 from .encode import EncodeSettings, check_settings, make_encoder
 from .ffmpeg import stop_pipes_under
 from .frames import FITS, Geometry, Labeler, output_size, parse_grid, parse_size
@@ -54,8 +56,11 @@ def check_output_options(opts: OutputSpec | RenderOptions, fps: float | None = N
     creating the output's folder, for dry runs)."""
     if isinstance(opts, RenderOptions):
         opts, fps = opts.output_spec(), opts.fps
-    target = OutputTarget.plan(opts.output, bool(opts.overwrite), create=create)
     check_settings(encode_settings(opts, float(fps if fps is not None else 30.0)))
+    check_encoder(opts.encoder)
+    if opts.encoder == "nvenc" and output_kind(opts.output) == "mp4":
+        choose_encoder("nvenc", "", opts.codec)      # no NVENC: one line now, before a folder or a model
+    target = OutputTarget.plan(opts.output, bool(opts.overwrite), create=create)
     parse_size(opts.size)
     parse_grid(opts.grid)
     if opts.fit not in FITS:
@@ -65,9 +70,10 @@ def check_output_options(opts: OutputSpec | RenderOptions, fps: float | None = N
     return target
 
 
-def encode_settings(opts: OutputSpec, fps: float) -> EncodeSettings:
-    return EncodeSettings(fps=fps, crf=opts.crf, x264_preset=opts.x264_preset, codec=opts.codec, gif_quality=opts.gif_quality,
-                          max_bytes=parse_bytes(opts.max_size))
+def encode_settings(opts: OutputSpec, fps: float, encoder: str = "x264") -> EncodeSettings:
+    """The encoder's settings; `encoder` is the one chosen for an MP4 (render.codecs.choose_encoder)."""
+    return EncodeSettings(fps=fps, crf=opts.crf, x264_preset=opts.x264_preset, codec=opts.codec, encoder=encoder,
+                          gif_quality=opts.gif_quality, max_bytes=parse_bytes(opts.max_size))
 
 
 def grid_options(opts: RenderOptions, cols: int, rows: int) -> list[RenderOptions]:
@@ -177,8 +183,10 @@ def render_paths(G, paths: Sequence, output, *, device: DeviceSpec | None = None
             raise TypeError(f"{type(p).__name__} is not a RenderablePath (num_frames, fps, chunk, label, describe)")
     fps = float(paths[0].fps)
     target = check_output_options(out, fps)
-    settings = encode_settings(out, fps)
     source = FrameSource(G, paths, cols, rows, dev.precision, dev.batch_size, span=span)
+    chosen, chosen_note = (choose_encoder(out.encoder, source.device.type, out.codec) if target.kind == "mp4"
+                           else (out.encoder, None))          # MP4: x264 or NVENC (render/codecs.py)
+    settings = encode_settings(out, fps, chosen if target.kind == "mp4" else "x264")
     if out.audio and target.kind == "mp4":           # the song span, muxed by the same ffmpeg process
         from ..audio.music import mux_args
 
@@ -227,7 +235,8 @@ def render_paths(G, paths: Sequence, output, *, device: DeviceSpec | None = None
     wall = time.perf_counter() - t_start
     result = RenderResult(output=str(target.output), kind=target.kind, frames=enc.frames, width=enc.width,
                           height=enc.height, fps=enc.fps, duration=enc.duration, bytes=target.size_bytes(),
-                          wall_s=wall, notes=list(enc.notes), batch_size=stats.batch_size, size_how=size_how)
+                          wall_s=wall, notes=[*([chosen_note] if chosen_note else []), *enc.notes],
+                          batch_size=stats.batch_size, size_how=size_how, encoder=enc.encoder or "")
     if out.audio and target.kind != "mp4":
         from ..audio.music import silent_note
 
@@ -237,8 +246,11 @@ def render_paths(G, paths: Sequence, output, *, device: DeviceSpec | None = None
         info = {"kind": result.kind, "frames": result.frames, "width": result.width, "height": result.height,
                 "fps": result.fps, "duration": result.duration, "bytes": result.bytes, "notes": result.notes,
                 "gif_delays_cs": enc.delays_cs, "grid": [cols, rows], "batch_size": stats.batch_size}
+        if enc.encoder:
+            info["encoder"] = enc.encoder                     # ffmpeg's: libx264, libx265, h264_nvenc, hevc_nvenc
         describe = [p.describe() for p in paths] if len(paths) > 1 else paths[0].describe()
         recipe = recipe if recipe is not None else recipe_for(paths[0], out, dev)
+        recipe = {**recipe, "encoder": chosen}               # what was used (auto resolved): --from replays it
         result.sidecar = str(write_sidecar(target.output, recipe, G, describe, info))
     elif side.exists():                       # a sidecar of the output just replaced would lie
         side.unlink()
