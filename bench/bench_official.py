@@ -71,6 +71,11 @@ gen_video.gen_interp_video(G=G, mp4=sys.argv[3], seeds=[0, 1, 2], w_frames=12, k
 
 
 def official_module(official: Path, name: str):
+    try:
+        import pkg_resources  # noqa: F401  (the official torch_utils import it; setuptools 81+ dropped it)
+    except ImportError:
+        raise SystemExit("bench_official: NVIDIA's code imports pkg_resources; run `pip install 'setuptools<81'` "
+                         "in this environment (a venv keeps it apart) and rerun")
     sys.path.insert(0, str(official))
     import importlib
 
