@@ -190,7 +190,7 @@ def _up_conv(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, coefs:
     n, in_channels = x.shape[:2]
     phases = polyphase.phase_weights(module, weight, up, flip_weight, x.dtype)
     s = styles.to(x.dtype).reshape(n, in_channels, 1, 1)
-    if n == 1:                                   # modulate the (small) phase kernels instead of x
+    if n == 1 and weight.numel() <= x.numel():   # modulate the phase kernels where they are smaller than x
         xs, phases = x, [(a, c, k * s) for a, c, k in phases]
     else:
         xs = x * s

@@ -71,12 +71,23 @@ def up_conv(x: torch.Tensor, phases: list[tuple[int, int, torch.Tensor]], kernel
     buf = x.new_zeros(n, max(py0, 0) + full_h + max(py1, 0), max(px0, 0) + full_w + max(px1, 0), out_channels)
     for a, b, k in phases:
         ty, tx = k.shape[2:]
-        y = F.conv2d(x, k, padding=[ty - 1, tx - 1]).permute(0, 2, 3, 1)   # full[up m + a, up q + b], m < h + ty - 1
+        y = _phase_conv(x, k)                                              # full[up m + a, up q + b], m < h + ty - 1
         r0, c0 = max(py0, 0) + a, max(px0, 0) + b
         buf[:, r0:r0 + up * y.shape[1]:up, c0:c0 + up * y.shape[2]:up].copy_(y)
     top, left = max(-py0, 0), max(-px0, 0)
     buf = buf[:, top:top + full_h + py0 + py1, left:left + full_w + px0 + px1]
     return _blur(buf.permute(0, 3, 1, 2), f, up * up, scale, bias)
+
+
+def _phase_conv(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Full correlation of channels_last x [N, I, H, W] with k [O, I, ty, tx], as NHWC [N, H', W', O]. A 1x1
+    phase is one matrix product on the NHWC view (PyTorch sends 1x1 kernels to its slow im2col path)."""
+    ty, tx = k.shape[2:]
+    if (ty, tx) == (1, 1):
+        n, c, h, w = x.shape
+        y = torch.mm(x.permute(0, 2, 3, 1).reshape(n * h * w, c), k.reshape(k.shape[0], c).t())
+        return y.view(n, h, w, k.shape[0])
+    return F.conv2d(x, k, padding=[ty - 1, tx - 1]).permute(0, 2, 3, 1)
 
 
 def _blur(x: torch.Tensor, f: torch.Tensor, gain: float, scale: torch.Tensor | None,
