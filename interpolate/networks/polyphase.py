@@ -12,7 +12,7 @@ convolutions, which oneDNN runs several times faster than its transposed one on 
         w_t[a + (t_a - 1 - j) up]   (xpad: x zero-padded by t_a - 1; one axis shown)
 
 `up_conv`: each phase's convolution is copied into its place of the zero-padded full output, then
-the FIR runs as two 1-D depthwise passes (with the output scale and bias folded in at batch 1).
+the FIR runs as one 2-D depthwise pass (with the output scale and bias folded in at batch 1).
 
 (Folding the FIR into the kernel instead, 3x3 phases of the 6x6 combined kernel run by Winograd,
 measured no faster on CPU at 32-128 px and slower at 256 px, so it is not done.)
@@ -99,14 +99,14 @@ def _blur(x: torch.Tensor, f: torch.Tensor, gain: float, scale: torch.Tensor | N
         y = ops.upfirdn2d(x, f, gain=gain)
         fold = False
     else:
+        # one depthwise pass with the 2-D (outer product) kernel: the FIR is memory-bound, and one pass
+        # over the full-resolution buffer measured ~1.7x faster on CPU than the two 1-D passes
         fy, fx = (p.flip(0).to(x.dtype) * math.sqrt(gain) for p in parts)
-        ky = fy.reshape(1, 1, -1, 1).expand(c, 1, -1, 1)
+        k = (fy.reshape(-1, 1) * fx.reshape(1, -1)).expand(c, 1, -1, -1)
         fold = n == 1 and scale is not None
         if fold:
-            ky = ky * scale.to(x.dtype).reshape(c, 1, 1, 1)
-        y = F.conv2d(x, ky.contiguous(), groups=c)
-        kx = fx.reshape(1, 1, 1, -1).expand(c, 1, 1, -1).contiguous()
-        y = F.conv2d(y, kx, bias.to(x.dtype) if (fold and bias is not None) else None, groups=c)
+            k = k * scale.to(x.dtype).reshape(c, 1, 1, 1)
+        y = F.conv2d(x, k.contiguous(), bias.to(x.dtype) if (fold and bias is not None) else None, groups=c)
     if fold:
         return y
     if scale is not None and bias is not None:
