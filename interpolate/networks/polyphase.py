@@ -68,11 +68,18 @@ def up_conv(x: torch.Tensor, phases: list[tuple[int, int, torch.Tensor]], kernel
     py0, py1 = padding + (fh + up - 1) // 2 - (kh - 1), padding + (fh - up) // 2 - (kh - up)
     # the buffer holds the full output (every phase sample lies inside it) and the FIR's zero padding;
     # with non-negative padding nothing is cropped, so the FIR reads it as one contiguous tensor
-    buf = x.new_zeros(n, max(py0, 0) + full_h + max(py1, 0), max(px0, 0) + full_w + max(px1, 0), out_channels)
+    rows, cols = max(py0, 0), max(px0, 0)
+    shape = (n, rows + full_h + max(py1, 0), cols + full_w + max(px1, 0), out_channels)
+    if kh >= up and kw >= up:      # the phases tile the full output: zero only the padding (one pass less)
+        buf = x.new_empty(shape)
+        for part in (buf[:, :rows], buf[:, rows + full_h:], buf[:, :, :cols], buf[:, :, cols + full_w:]):
+            part.zero_()
+    else:
+        buf = x.new_zeros(shape)
     for a, b, k in phases:
         ty, tx = k.shape[2:]
         y = _phase_conv(x, k)                                              # full[up m + a, up q + b], m < h + ty - 1
-        r0, c0 = max(py0, 0) + a, max(px0, 0) + b
+        r0, c0 = rows + a, cols + b
         buf[:, r0:r0 + up * y.shape[1]:up, c0:c0 + up * y.shape[2]:up].copy_(y)
     top, left = max(-py0, 0), max(-px0, 0)
     buf = buf[:, top:top + full_h + py0 + py1, left:left + full_w + px0 + px1]
