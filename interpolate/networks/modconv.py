@@ -16,7 +16,7 @@ agree to float rounding; tests compare whole networks both ways, `reference_ops(
   wide 3x3         Winograd F(4x4, 3x3) (networks.winograd): three matrix products, the modulation
                    folded into its tile gather, demodulation and bias into its last copy.
   upsampling       no transposed convolution (networks.polyphase): one dense convolution per
-                   phase, then the FIR as two 1-D passes with demodulation and bias folded in.
+                   phase, then the FIR as one depthwise pass with demodulation and bias folded in.
   layouts          weights cached in the layout the convolution wants (channels_last).
   bias, act        the activation gain folded into the demodulation coefficients and the bias
                    (lrelu(g v) = g lrelu(v) for g > 0), the bias added by the convolution itself
@@ -190,7 +190,7 @@ def _up_conv(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, coefs:
     n, in_channels = x.shape[:2]
     phases = polyphase.phase_weights(module, weight, up, flip_weight, x.dtype)
     s = styles.to(x.dtype).reshape(n, in_channels, 1, 1)
-    if n == 1:                                   # modulate the (small) phase kernels instead of x
+    if n == 1 and weight.numel() <= x.numel():   # modulate the phase kernels where they are smaller than x
         xs, phases = x, [(a, c, k * s) for a, c, k in phases]
     else:
         xs = x * s
