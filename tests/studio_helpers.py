@@ -11,6 +11,10 @@ import numpy as np
 import pytest
 import torch
 
+# every studio test module imports this one first: without the studio extra they all skip, saying why
+pytest.importorskip("starlette", reason="the studio extra is not installed: pip install 'waifu-morph[studio]'")
+pytest.importorskip("uvicorn", reason="the studio extra is not installed: pip install 'waifu-morph[studio]'")
+
 from test_render_cli import cli  # noqa: F401  (the console script's entry point; its exit code)
 
 

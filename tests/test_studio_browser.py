@@ -16,8 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("starlette", reason="the studio extra is not installed: pip install 'waifu-morph[studio]'")
-pytest.importorskip("uvicorn", reason="the studio extra is not installed: pip install 'waifu-morph[studio]'")
 pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed (pip install playwright; "
                                                   "the browser comes from the system: apt-get install chromium)")
 

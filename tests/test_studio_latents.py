@@ -14,9 +14,6 @@ from urllib.parse import quote
 import numpy as np
 import pytest
 
-pytest.importorskip("starlette", reason="the studio extra is not installed: pip install 'waifu-morph[studio]'")
-pytest.importorskip("uvicorn", reason="the studio extra is not installed: pip install 'waifu-morph[studio]'")
-
 sys.path.insert(0, str(Path(__file__).parent))
 from studio_helpers import (clean_workdir, cli, cli_command, error_of, cli_planned_frame, decode_png, hidden_files, post_on_socket, read_until,  # noqa: E402
                             request,
